@@ -1,0 +1,184 @@
+"""Stage 1: files in, :class:`Document` records out.
+
+Supported: ``.txt``, ``.md``, ``.html``/``.htm`` (main text via trafilatura), ``.pdf`` (pypdf),
+``.json``/``.jsonl`` (one document per record). Folders are walked recursively.
+A leading ``date YYYY-MM-DD`` line becomes ``Document.date`` and is excluded from the body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import DocumentError
+from .records import Document
+
+TEXT_TYPES = {".txt", ".md", ".markdown"}
+HTML_TYPES = {".html", ".htm"}
+RECORD_TYPES = {".json", ".jsonl"}
+SUPPORTED = TEXT_TYPES | HTML_TYPES | RECORD_TYPES | {".pdf"}
+
+_DATE_HEADER = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\s+", re.IGNORECASE)
+_MD_TITLE = re.compile(r"\A\s*#\s+(.+?)\s*$", re.MULTILINE)
+_TEXT_FIELDS = ("body", "text", "content")
+_DATE_FIELDS = ("published_at", "date")
+
+
+def document_id(text: str, **meta: str) -> str:
+    """Stable content hash of a document's text and metadata (16 hex digits)."""
+    payload = json.dumps([text, sorted(meta.items())], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def make_document(key: str, text: str, title: str = "", **meta: str) -> Document:
+    """A Document with its date header parsed and its id computed.
+
+    >>> make_document("a.txt", "date 2024-01-01 Hello.").date
+    '2024-01-01'
+    """
+    body_start = 0
+    date = meta.pop("date", "") or ""
+    header = _DATE_HEADER.match(text)
+    if header:
+        date = date or header.group(1)
+        body_start = header.end()
+    if not text[body_start:].strip():
+        raise DocumentError(f"{key}: document is empty")
+    title = (title or "").strip() or _title_from_key(key)
+    clean = {k: str(v or "") for k, v in meta.items()}
+    doc_id = document_id(text, title=title, date=date, **clean)
+    return Document(id=doc_id, key=key, text=text, title=title, date=date, body_start=body_start, **clean)
+
+
+def _title_from_key(key: str) -> str:
+    stem = Path(key.split("#", 1)[0]).stem
+    words = re.sub(r"[-_]+", " ", stem).strip()
+    return words[:1].upper() + words[1:] if words else key
+
+
+def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
+    """Yield ``(file, explicit)`` for each path, walking folders recursively in sorted order.
+
+    Raises DocumentError for a path that does not exist.
+    """
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            for sub in sorted(path.rglob("*")):
+                hidden = any(part.startswith(".") for part in sub.relative_to(path).parts)
+                if sub.is_file() and not hidden:
+                    yield sub.resolve(), False
+        elif path.is_file():
+            yield path.resolve(), True
+        else:
+            raise DocumentError(f"{raw}: no such file or folder")
+
+
+def load_documents(paths: Iterable[str | Path]) -> tuple[list[Document], list[str]]:
+    """Read every supported document under ``paths``.
+
+    Returns ``(documents, skipped)`` where ``skipped`` holds one-line reasons for files found
+    while walking folders that could not be used. A bad file named explicitly raises
+    :class:`DocumentError` instead.
+    """
+    docs: list[Document] = []
+    skipped: list[str] = []
+    for path, explicit in iter_files(paths):
+        try:
+            docs.extend(read_file(path))
+        except DocumentError as err:
+            if explicit:
+                raise
+            skipped.append(str(err))
+    return docs, skipped
+
+
+def read_file(path: Path) -> list[Document]:
+    """All documents in one file (one for text/HTML/PDF, one per record for JSON)."""
+    suffix = path.suffix.lower()
+    key = str(path)
+    if suffix not in SUPPORTED:
+        raise DocumentError(f"{path}: unsupported file type {suffix or '(none)'}; use {', '.join(sorted(SUPPORTED))}")
+    if suffix == ".pdf":
+        return [make_document(key, _pdf_text(path), source=key)]
+    text = decode(path.read_bytes(), path)
+    if suffix in HTML_TYPES:
+        body, title = html_text(text)
+        return [make_document(key, body, title, source=key)]
+    if suffix in RECORD_TYPES:
+        return read_records(path, text)
+    match = _MD_TITLE.search(text) if suffix != ".txt" else None
+    return [make_document(key, text, match.group(1) if match else "", source=key)]
+
+
+def decode(data: bytes, path: Path | str) -> str:
+    """UTF-8 text of a file; binary or non-UTF-8 content raises DocumentError."""
+    if b"\x00" in data[:8192]:
+        raise DocumentError(f"{path}: looks like a binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DocumentError(f"{path}: not valid UTF-8 text (byte {err.start})") from None
+
+
+def html_text(html: str) -> tuple[str, str]:
+    """Main text and title of an HTML page (trafilatura; boilerplate removed)."""
+    import trafilatura
+
+    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True) or ""
+    meta = trafilatura.extract_metadata(html)
+    return text, (meta.title if meta and meta.title else "")
+
+
+def _pdf_text(path: Path) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, ValueError, OSError) as err:
+        raise DocumentError(f"{path}: unreadable PDF ({err})") from None
+    return "\n\n".join(page.strip() for page in pages if page.strip())
+
+
+def read_records(path: Path, text: str) -> list[Document]:
+    """Documents from a JSON list/object or JSON Lines file of article records."""
+    try:
+        if path.suffix.lower() == ".jsonl":
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            data = json.loads(text)
+            records = data if isinstance(data, list) else [data]
+    except json.JSONDecodeError as err:
+        raise DocumentError(f"{path}: invalid JSON ({err.msg} at line {err.lineno})") from None
+    docs = []
+    for i, record in enumerate(records):
+        doc = _record_document(f"{path}#{i}", record)
+        if doc is not None:
+            docs.append(doc)
+    if not docs:
+        raise DocumentError(f"{path}: no records with a body/text/content field")
+    return docs
+
+
+def _record_document(key: str, record: Any) -> Document | None:
+    if not isinstance(record, dict):
+        return None
+    text = next((record[f] for f in _TEXT_FIELDS if isinstance(record.get(f), str)), "")
+    if not text.strip():
+        return None
+    date = next((str(record[f]) for f in _DATE_FIELDS if record.get(f)), "")
+    return make_document(
+        key,
+        text,
+        str(record.get("title") or ""),
+        date=date[:10] if re.match(r"\d{4}-\d{2}-\d{2}", date) else date,
+        source=str(record.get("source") or record.get("url") or key),
+        url=str(record.get("url") or ""),
+        author=str(record.get("author") or ""),
+    )

@@ -1,0 +1,135 @@
+"""Frozen records passed between pipeline stages.
+
+Offsets are character offsets into ``Document.text``: for every sentence
+``doc.text[s.start:s.end] == s.text`` holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source document with its exact text and metadata.
+
+    ``key`` identifies where it came from (a path, or ``path#N`` for record N of a
+    JSON file) and is what incremental builds track; ``id`` is a content hash.
+    ``body_start`` is where the content starts (after a ``date YYYY-MM-DD`` header).
+    """
+
+    id: str
+    key: str
+    text: str
+    title: str
+    date: str = ""
+    source: str = ""
+    url: str = ""
+    author: str = ""
+    body_start: int = 0
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a document: ``text == doc.text[start:end]``."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive sentences ``[first, last)`` of one document, sized in tokens."""
+
+    doc_id: str
+    first: int
+    last: int
+    start: int
+    end: int
+    text: str
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verbatim source sentence with where to find it.
+
+    ``text == document.text[start:end]``; ``n`` is its ``[n]`` marker (0 for evidence
+    that was not cited).
+    """
+
+    n: int
+    text: str
+    doc_id: str
+    title: str
+    source: str
+    date: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk, best first, with the sentences it holds."""
+
+    chunk_id: int
+    doc_id: str
+    title: str
+    text: str
+    score: float
+    sentences: tuple[Sentence, ...]
+    source: str = ""
+    date: str = ""
+    start: int = 0
+    end: int = 0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What every entry point returns.
+
+    ``text`` is made of source sentences, each followed by its ``[n]`` marker;
+    ``citations`` are numbered in order of first use; ``evidence`` are the best
+    candidate sentences, best first (citations are a subset). When ``abstained``
+    is true the documents do not answer: ``text`` says so and ``citations`` is empty.
+    """
+
+    question: str
+    text: str
+    citations: list[Citation]
+    evidence: list[Citation]
+    abstained: bool
+    query: str
+    timings: dict[str, float] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (the CLI's ``--json`` output)."""
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did. Counts are documents unless named otherwise."""
+
+    index_dir: str
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    documents: int
+    chunks: int
+    sentences: int
+    seconds: float
+    skipped: list[str] = field(default_factory=list)
+    changed: bool = True
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
