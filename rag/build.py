@@ -7,6 +7,7 @@ vectors from the current index; only new or changed documents are embedded.
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,11 @@ from .sentences import split_sentences, split_to_fit
 from .settings import FORMAT_VERSION, BuildOptions, make_options
 
 BM25_STEMMER = "english"
+QUESTION_WORDS = (
+    "what who whom whose when where which why how did does do done doing is was were am been being has have had "
+    "much many can could would should shall may might must about tell told say said please"
+).split()
+"""Question scaffolding: as frequent in questions as stop words, and as useless for matching."""
 
 
 @dataclass
@@ -105,6 +111,7 @@ def _settings(opts: BuildOptions, emb: Embedder) -> dict[str, Any]:
         "overlap_tokens": opts.overlap_tokens,
         "max_sentence_tokens": opts.max_sentence_tokens,
         "bm25_stemmer": BM25_STEMMER,
+        "bm25_stopwords": "bm25s-en+question-words-v1",
     }
 
 
@@ -211,13 +218,16 @@ def _split_and_chunk(doc: Document, emb: Embedder, opts: BuildOptions) -> tuple[
     return sentences, chunks
 
 
-def tokenize_for_bm25(texts: Sequence[str], show_progress: bool = False) -> Any:
+def tokenize_for_bm25(texts: Sequence[str], return_ids: bool = True) -> Any:
     """bm25s tokens (English stop words removed, Snowball-stemmed) for chunk texts or queries."""
     import bm25s
+    from bm25s.stopwords import STOPWORDS_EN
 
-    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), show_progress=show_progress)
+    stopwords = [*STOPWORDS_EN, *QUESTION_WORDS]
+    return bm25s.tokenize(list(texts), stopwords=stopwords, stemmer=_stemmer(), return_ids=return_ids, show_progress=False)
 
 
+@lru_cache(maxsize=1)
 def _stemmer() -> Any:
     import Stemmer
 

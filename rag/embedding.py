@@ -95,7 +95,9 @@ class SentenceTransformerEmbedder(Embedder):
         if self._model is None:
             try:
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
 
+                hf_logging.disable_progress_bar()
                 self._model = SentenceTransformer(self._path, device=self.device)
             except (OSError, ValueError) as err:
                 raise ModelError(f"cannot load model {self.name!r}: {str(err).splitlines()[0]}") from None

@@ -88,8 +88,8 @@ def _cut(text: str, start: int, end: int, max_tokens: int) -> list[tuple[int, in
             break
         cut = len(window)
         if len(tokens) > max_tokens:
-            _, offs = enc.decode_with_offsets(tokens[: max_tokens + 1])
-            cut = offs[max_tokens]
+            # A token may end inside a multi-byte character: drop that partial character.
+            cut = len(enc.decode_bytes(tokens[:max_tokens]).decode("utf-8", errors="ignore"))
         space = max(window.rfind(" ", 0, cut), window.rfind("\n", 0, cut))
         if space > cut // 2:
             cut = space

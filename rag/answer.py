@@ -1,0 +1,146 @@
+"""Stage 7: ranked chunks to an answer made of cited source sentences, or an abstention.
+
+Each sentence of the best chunks is scored by its in-context vector's similarity to the
+question, the share of the question's (IDF-weighted) terms it contains, and its chunk's
+score. The best sentences become citations; when even the best is weak the answer abstains.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .records import Answer, Citation
+from .retrieve import Loaded, clean_question, open_index, query_tokens, rank_chunks
+from .settings import AnswerOptions, make_options
+
+SENTENCE_WEIGHT, LEXICAL_WEIGHT, CHUNK_WEIGHT = 0.5, 0.3, 0.2
+"""How a sentence's score is mixed (tuned on the article dev set)."""
+NEAR_DUPLICATE = 0.92
+"""Cosine above which a second sentence is a near-duplicate of a cited one and is skipped."""
+ABSTAIN_TEXT = "The indexed documents do not answer this question."
+
+_FOLLOW_UP = re.compile(
+    r"\b(he|she|it|they|him|her|his|hers|its|their|them|there|then|that|this|those|these|"
+    r"the same|what about|how about|and)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class _Scored:
+    sentence: int
+    score: float
+
+
+def answer(question: str, index_dir: str | Path = "index", history: Sequence[Any] | None = None, **options: Any) -> Answer:
+    """Answer ``question`` from the index at ``index_dir`` with cited source sentences.
+
+    ``history`` holds earlier turns (strings, ``(question, answer)`` pairs or chat messages
+    ``{"role": "user", "content": ...}``); it resolves follow-ups such as "Who did he meet there?".
+    Options are those of :class:`rag.settings.AnswerOptions`.
+
+    >>> a = answer("Who did Kim Jong Un meet in Russia?")   # doctest: +SKIP
+    >>> a.citations[0].text[:47]                             # doctest: +SKIP
+    'This achievement follows Kim Jong Un’s visit to'
+    """
+    t0 = time.perf_counter()
+    opts = make_options(AnswerOptions, options)
+    text, notices = clean_question(question, opts.max_question_chars)
+    loaded = open_index(index_dir)
+    query = retrieval_query(text, history)
+    t1 = time.perf_counter()
+    qvec = loaded.embedder.embed([query])[0]
+    t2 = time.perf_counter()
+    chunk_ids, chunk_scores = rank_chunks(loaded, query, qvec, opts.candidates)
+    ranked = rank_sentences(loaded, query, qvec, chunk_ids[: opts.k], chunk_scores[: opts.k])
+    t3 = time.perf_counter()
+    result = compose(loaded, question, query, ranked, opts)
+    timings = {"load": t1 - t0, "embed": t2 - t1, "retrieve": t3 - t2, "compose": time.perf_counter() - t3}
+    timings["total"] = time.perf_counter() - t0
+    return Answer(**{**result, "timings": {k: round(v, 5) for k, v in timings.items()}, "notices": notices})
+
+
+def retrieval_query(question: str, history: Sequence[Any] | None) -> str:
+    """The question, preceded by the previous user question when it reads as a follow-up."""
+    previous = [q for q in (_user_text(turn) for turn in history or []) if q]
+    if not previous:
+        return question
+    if _FOLLOW_UP.search(question) or len(query_tokens(question)) <= 2:
+        return f"{previous[-1]} {question}"
+    return question
+
+
+def _user_text(turn: Any) -> str:
+    if isinstance(turn, str):
+        return turn.strip()
+    if isinstance(turn, dict):
+        content = turn.get("content")
+        return content.strip() if turn.get("role") == "user" and isinstance(content, str) else ""
+    if isinstance(turn, (list, tuple)) and turn and isinstance(turn[0], str):
+        return turn[0].strip()
+    return ""
+
+
+def rank_sentences(loaded: Loaded, query: str, qvec: np.ndarray, chunk_ids: np.ndarray, chunk_scores: np.ndarray) -> list[_Scored]:
+    """Every sentence of the given chunks once, with its score, best first."""
+    data = loaded.data
+    best_chunk: dict[int, float] = {}
+    for c, score in zip(chunk_ids, chunk_scores):
+        _, first, last, _ = data.chunks[c]
+        for s in range(int(first), int(last)):
+            best_chunk[s] = max(best_chunk.get(s, -1.0), float(score))
+    if not best_chunk:
+        return []
+    ids = np.fromiter(best_chunk, dtype=np.int64)
+    dense = data.sentence_vectors[ids].astype(np.float32) @ qvec.astype(np.float32)
+    lexical = lexical_overlap(loaded, query, [data.sentence_text(int(s)) for s in ids])
+    context = np.array([best_chunk[int(s)] for s in ids], np.float32)
+    scores = SENTENCE_WEIGHT * dense + LEXICAL_WEIGHT * lexical + CHUNK_WEIGHT * context
+    order = np.argsort(-scores, kind="stable")
+    return [_Scored(int(ids[i]), float(scores[i])) for i in order]
+
+
+def lexical_overlap(loaded: Loaded, query: str, texts: Sequence[str]) -> np.ndarray:
+    """Per text, the IDF-weighted share of the query's terms it contains (0..1)."""
+    terms = set(query_tokens(query))
+    weights = {t: loaded.idf.get(t, max(loaded.idf.values(), default=1.0)) for t in terms}
+    total = sum(weights.values())
+    if not total:
+        return np.zeros(len(texts), np.float32)
+    from .build import tokenize_for_bm25
+
+    tokens = tokenize_for_bm25(list(texts), return_ids=False) if texts else []
+    return np.array([sum(weights[t] for t in terms & set(toks)) / total for toks in tokens], np.float32)
+
+
+def compose(loaded: Loaded, question: str, query: str, ranked: list[_Scored], opts: AnswerOptions) -> dict[str, Any]:
+    """Pick the cited sentences (or abstain) and write the answer text."""
+    data = loaded.data
+    top = ranked[: opts.evidence]
+    abstained = not top or top[0].score < opts.min_score
+    cited: list[_Scored] = []
+    if not abstained:
+        for cand in top:
+            if len(cited) >= opts.max_citations or cand.score < opts.relative_cutoff * top[0].score:
+                break
+            vecs = data.sentence_vectors
+            if all(float(vecs[cand.sentence] @ vecs[c.sentence]) < NEAR_DUPLICATE for c in cited):
+                cited.append(cand)
+    numbers = {c.sentence: n for n, c in enumerate(cited, 1)}
+    evidence = [_citation(loaded, s, numbers.get(s.sentence, 0)) for s in top]
+    citations = [e for e in evidence if e.n]
+    text = ABSTAIN_TEXT if abstained else " ".join(f"{c.text} [{c.n}]" for c in citations)
+    return {"question": question, "text": text, "citations": citations, "evidence": evidence, "abstained": abstained, "query": query}
+
+
+def _citation(loaded: Loaded, scored: _Scored, n: int) -> Citation:
+    row, start, end = (int(x) for x in loaded.data.sentences[scored.sentence])
+    doc = loaded.data.docs[row]
+    return Citation(n, doc.text[start:end], doc.id, doc.title, doc.url or doc.source, doc.date, start, end, round(scored.score, 4))

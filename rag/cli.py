@@ -1,0 +1,171 @@
+"""The ``rag`` command: build, ask, eval, status, serve.
+
+JSON-first: ``--json`` prints machine-readable output (one object, or one per line for
+``ask --batch``). Errors print one line to stderr and exit non-zero (see ``rag.errors``).
+Environment (read here, at the edge): ``RAG_INDEX`` sets the default index folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, RagError
+
+BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "data"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rag`` console script; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RagError as err:
+        print(f"rag: error: {_one_line(str(err))}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("rag: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _parser() -> argparse.ArgumentParser:
+    default_index = os.environ.get("RAG_INDEX", "index")
+    parser = argparse.ArgumentParser(prog="rag", description="Answers made of cited sentences from your documents.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    build = sub.add_parser("build", help="index documents (incremental); no paths = the bundled corpus")
+    build.add_argument("paths", nargs="*", help="files or folders (.txt .md .html .pdf .json .jsonl)")
+    build.add_argument("--chunk-tokens", type=int, help="chunk size in cl100k tokens (default 160)")
+    build.add_argument("--overlap-tokens", type=int, help="overlap between chunks in tokens (default 32)")
+    build.add_argument("--model", help="sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2)")
+    build.set_defaults(func=cmd_build)
+
+    ask = sub.add_parser("ask", help="answer a question with cited sentences")
+    ask.add_argument("question", nargs="?", help="the question")
+    ask.add_argument("--batch", metavar="QUESTIONS.jsonl", help='one {"q": ...} (or a plain string) per line')
+    ask.set_defaults(func=cmd_ask)
+
+    ev = sub.add_parser("eval", help="metrics on a gold file (see shared/eval/README.md)")
+    ev.add_argument("gold", help="article-format .jsonl or MultiHop-RAG queries .json")
+    ev.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid", help="retrieval mode (MultiHop only)")
+    ev.add_argument("--limit", type=int, help="evaluate only the first N records")
+    ev.set_defaults(func=cmd_eval, json=True)
+
+    status = sub.add_parser("status", help="what the index holds")
+    status.set_defaults(func=cmd_status)
+
+    serve = sub.add_parser("serve", help="open the chat UI")
+    serve.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")))
+    serve.set_defaults(func=cmd_serve)
+
+    for p in (build, ask, ev, status, serve):
+        p.add_argument("--index", default=default_index, help=f"index folder (default {default_index}; env RAG_INDEX)")
+        if p is not ev:
+            p.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .build import build_index
+
+    options = {"progress": not args.json}
+    for name in ("chunk_tokens", "overlap_tokens", "model"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    report = build_index(args.paths or [str(BUNDLED_CORPUS)], args.index, **options)
+    if args.json:
+        _print_json(report.to_dict())
+        return 0
+    print(
+        f"{report.index_dir}: {report.documents} documents, {report.chunks} chunks, {report.sentences} sentences "
+        f"(added {report.added}, updated {report.updated}, removed {report.removed}, unchanged {report.unchanged}) "
+        f"in {report.seconds:.2f}s"
+    )
+    for line in report.skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .answer import answer
+
+    if args.batch:
+        return _ask_batch(args)
+    if args.question is None:
+        raise InputError("give a question, or --batch FILE")
+    result = answer(args.question, index_dir=args.index)
+    if args.json:
+        _print_json(result.to_dict())
+        return 0
+    print(result.text)
+    for note in result.notices:
+        print(f"note: {note}", file=sys.stderr)
+    for c in result.citations:
+        print(f"[{c.n}] {c.title}{f' ({c.date})' if c.date else ''} {c.source} chars {c.start}-{c.end}")
+    return 0
+
+
+def _ask_batch(args: argparse.Namespace) -> int:
+    from .answer import answer
+    from .evaluate import load_gold
+
+    failures = 0
+    for record in load_gold(args.batch):
+        question = record if isinstance(record, str) else record.get("q") or record.get("question") or record.get("query")
+        try:
+            _print_json(answer(str(question or ""), index_dir=args.index).to_dict())
+        except InputError as err:
+            failures += 1
+            _print_json({"question": question, "error": _one_line(str(err))})
+    return 1 if failures else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate
+
+    _print_json(evaluate(args.gold, args.index, mode=args.mode, limit=args.limit))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .store import read_manifest
+
+    manifest = read_manifest(args.index)
+    info = {
+        "index": args.index,
+        "model": manifest["model"]["name"],
+        **manifest["counts"],
+        "built_at": manifest.get("built_at"),
+        "version": manifest.get("data_dir"),
+    }
+    if args.json:
+        _print_json(info)
+    else:
+        print("\n".join(f"{k}: {v}" for k, v in info.items()))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import serve
+
+    serve(index_dir=args.index, host=args.host, port=args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

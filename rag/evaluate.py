@@ -1,0 +1,103 @@
+"""Metrics on gold data (formats of ``shared/eval/README.md``).
+
+* Article format (JSON Lines ``{"q": ..., "gold": [substring, ...]}``): P@1, R@3,
+  abstention on unanswerable questions, false abstentions.
+* MultiHop-RAG format (JSON list with ``query`` and ``evidence_list``): chunk-level
+  Hits@10, Hits@4, MRR@10 over non-null queries, and abstention on null queries.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .answer import answer
+from .errors import InputError
+from .retrieve import retrieve
+
+
+def load_gold(path: str | Path) -> list[dict[str, Any]]:
+    """Gold records from a JSON list or a JSON Lines file."""
+    try:
+        text = Path(path).read_text("utf-8")
+        if text.lstrip().startswith("["):
+            return list(json.loads(text))
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(f"{path}: cannot read gold data ({err})") from None
+
+
+def evaluate(path: str | Path, index_dir: str | Path = "index", mode: str = "hybrid", limit: int | None = None) -> dict[str, Any]:
+    """Metrics for the gold file at ``path`` (format detected from its records)."""
+    gold = load_gold(path)[:limit]
+    if gold and "evidence_list" in gold[0]:
+        return multihop_metrics(gold, index_dir, mode)
+    return article_metrics(gold, index_dir)
+
+
+def article_metrics(gold: list[dict[str, Any]], index_dir: str | Path) -> dict[str, Any]:
+    answerable = [g for g in gold if g.get("gold")]
+    off_topic = [g for g in gold if not g.get("gold")]
+    p1 = r3 = false_abstentions = abstained = 0
+    failures = []
+    for g in answerable:
+        a = answer(g["q"], index_dir=index_dir)
+        hits = [any(s in c.text for s in g["gold"]) for c in a.citations[:3]]
+        p1 += bool(hits[:1] and hits[0])
+        r3 += any(hits)
+        false_abstentions += a.abstained
+        if not (hits[:1] and hits[0]):
+            failures.append(g["q"])
+    for g in off_topic:
+        abstained += answer(g["q"], index_dir=index_dir).abstained
+    n = max(len(answerable), 1)
+    return {
+        "questions": len(gold),
+        "answerable": len(answerable),
+        "P@1": round(p1 / n, 4),
+        "R@3": round(r3 / n, 4),
+        "abstention": round(abstained / max(len(off_topic), 1), 4),
+        "off_topic": len(off_topic),
+        "false_abstentions": false_abstentions,
+        "failures": failures,
+    }
+
+
+def fact_found(fact: str, chunk: str) -> bool:
+    """The MultiHop-RAG rule: the chunk contains the fact or its first max(40, len/2) characters."""
+    return fact in chunk or fact[: max(40, len(fact) // 2)] in chunk
+
+
+def multihop_metrics(queries: list[dict[str, Any]], index_dir: str | Path, mode: str = "hybrid") -> dict[str, Any]:
+    hits10 = hits4 = mrr = 0.0
+    scored = nulls = null_abstained = 0
+    started = time.perf_counter()
+    for q in queries:
+        facts = [e["fact"] for e in q.get("evidence_list", [])]
+        if not facts:
+            nulls += 1
+            if mode == "hybrid":
+                null_abstained += answer(q["query"], index_dir=index_dir).abstained
+            continue
+        chunks = [h.text for h in retrieve(q["query"], k=10, index_dir=index_dir, mode=mode)]
+        found = [[fact_found(f, c) for c in chunks] for f in facts]
+        hits10 += sum(any(row) for row in found) / len(facts)
+        hits4 += sum(any(row[:4]) for row in found) / len(facts)
+        first = next((i for i in range(len(chunks)) if any(row[i] for row in found)), None)
+        mrr += 0 if first is None else 1 / (first + 1)
+        scored += 1
+    n = max(scored, 1)
+    out: dict[str, Any] = {
+        "mode": mode,
+        "queries": scored,
+        "Hits@10": round(hits10 / n, 4),
+        "Hits@4": round(hits4 / n, 4),
+        "MRR@10": round(mrr / n, 4),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    if mode == "hybrid":
+        out["null_queries"] = nulls
+        out["null_abstention"] = round(null_abstained / max(nulls, 1), 4)
+    return out

@@ -1,0 +1,43 @@
+from rag.build import _split_and_chunk
+from rag.settings import BuildOptions
+from rag.chunking import chunk_sentences, embedding_text, pack
+from rag.documents import make_document, read_file
+from rag.sentences import count_tokens, split_sentences
+
+from .conftest import ARTICLE
+
+
+def test_pack_respects_budget_and_overlap():
+    assert pack([5, 5, 5, 5], budget=10, overlap=5) == [(0, 2), (1, 3), (2, 4)]
+    assert pack([5, 5, 5, 5], budget=10, overlap=0) == [(0, 2), (2, 4)]
+    assert pack([50, 1, 1], budget=10, overlap=0) == [(0, 1), (1, 3)]
+    assert pack([], budget=10, overlap=0) == []
+
+
+def test_article_chunks_are_sentence_aligned_and_within_token_bounds(real_embedder):
+    (doc,) = read_file(ARTICLE)
+    sentences = split_sentences(doc)
+    chunks = chunk_sentences(doc, sentences, 160, 32, fits=lambda ts: real_embedder.fits([embedding_text(doc, t) for t in ts]))
+    assert len(chunks) >= 4
+    assert chunks[0].first == 0 and chunks[-1].last == 22
+    covered = set()
+    for ch in chunks:
+        assert ch.text == doc.text[sentences[ch.first].start : sentences[ch.last - 1].end]
+        assert count_tokens(ch.text) <= 160
+        assert all(real_embedder.fits([embedding_text(doc, ch.text)]))
+        covered.update(range(ch.first, ch.last))
+    assert covered == set(range(22))
+    shared = [range(b.first, a.last) for a, b in zip(chunks, chunks[1:])]
+    assert all(sum(count_tokens(sentences[i].text) + 1 for i in r) <= 32 for r in shared)  # overlap bound
+    assert sum(len(r) > 0 for r in shared) >= 2  # whole sentences repeated where they fit
+
+
+def test_chunks_never_exceed_model_limit(real_embedder):
+    # Token-dense text: many more model tokens than cl100k tokens.
+    text = " ".join("ßẞ" * 3 + f"{i}" for i in range(600)) + "."
+    doc = make_document("dense.txt", text)
+    sentences, chunks = _split_and_chunk(doc, real_embedder, BuildOptions())
+    limit = real_embedder.max_tokens
+    tok = real_embedder.model.tokenizer
+    assert all(len(tok(embedding_text(doc, ch.text))["input_ids"]) <= limit for ch in chunks)
+    assert "".join(s.text for s in sentences).replace(" ", "") == text.replace(" ", "")
