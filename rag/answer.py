@@ -7,7 +7,6 @@ score. The best sentences become citations; when even the best is weak the answe
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .query import parse_query, with_history
 from .records import Answer, Citation
 from .retrieve import Loaded, clean_question, open_index, query_tokens, rank_chunks
 from .settings import AnswerOptions, make_options
@@ -25,12 +25,6 @@ SENTENCE_WEIGHT, LEXICAL_WEIGHT, CHUNK_WEIGHT = 0.5, 0.3, 0.2
 NEAR_DUPLICATE = 0.92
 """Cosine above which a second sentence is a near-duplicate of a cited one and is skipped."""
 ABSTAIN_TEXT = "The indexed documents do not answer this question."
-
-_FOLLOW_UP = re.compile(
-    r"\b(he|she|it|they|him|her|his|hers|its|their|them|there|then|that|this|those|these|"
-    r"the same|what about|how about|and)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -54,41 +48,22 @@ def answer(question: str, index_dir: str | Path = "index", history: Sequence[Any
     opts = make_options(AnswerOptions, options)
     text, notices = clean_question(question, opts.max_question_chars)
     loaded = open_index(index_dir)
-    query = retrieval_query(text, history)
+    query = parse_query(with_history(text, history))
     t1 = time.perf_counter()
-    qvec = loaded.embedder.embed([query])[0]
+    qvecs = loaded.embedder.embed([query.text, *query.clauses])
     t2 = time.perf_counter()
-    chunk_ids, chunk_scores = rank_chunks(loaded, query, qvec, opts.candidates)
-    ranked = rank_sentences(loaded, query, qvec, chunk_ids[: opts.k], chunk_scores[: opts.k])
+    chunk_ids, chunk_scores = rank_chunks(loaded, query, qvecs, opts.candidates)
+    ranked = rank_sentences(loaded, query.text, qvecs[0], chunk_ids[: opts.k], chunk_scores[: opts.k])
     t3 = time.perf_counter()
-    result = compose(loaded, question, query, ranked, opts)
+    result = compose(loaded, question, query.text, ranked, opts)
     timings = {"load": t1 - t0, "embed": t2 - t1, "retrieve": t3 - t2, "compose": time.perf_counter() - t3}
     timings["total"] = time.perf_counter() - t0
     return Answer(**{**result, "timings": {k: round(v, 5) for k, v in timings.items()}, "notices": notices})
 
 
-def retrieval_query(question: str, history: Sequence[Any] | None) -> str:
-    """The question, preceded by the previous user question when it reads as a follow-up."""
-    previous = [q for q in (_user_text(turn) for turn in history or []) if q]
-    if not previous:
-        return question
-    if _FOLLOW_UP.search(question) or len(query_tokens(question)) <= 2:
-        return f"{previous[-1]} {question}"
-    return question
-
-
-def _user_text(turn: Any) -> str:
-    if isinstance(turn, str):
-        return turn.strip()
-    if isinstance(turn, dict):
-        content = turn.get("content")
-        return content.strip() if turn.get("role") == "user" and isinstance(content, str) else ""
-    if isinstance(turn, (list, tuple)) and turn and isinstance(turn[0], str):
-        return turn[0].strip()
-    return ""
-
-
-def rank_sentences(loaded: Loaded, query: str, qvec: np.ndarray, chunk_ids: np.ndarray, chunk_scores: np.ndarray) -> list[_Scored]:
+def rank_sentences(
+    loaded: Loaded, query: str, qvec: np.ndarray, chunk_ids: np.ndarray, chunk_scores: np.ndarray
+) -> list[_Scored]:
     """Every sentence of the given chunks once, with its score, best first."""
     data = loaded.data
     best_chunk: dict[int, float] = {}
@@ -101,7 +76,8 @@ def rank_sentences(loaded: Loaded, query: str, qvec: np.ndarray, chunk_ids: np.n
     ids = np.fromiter(best_chunk, dtype=np.int64)
     dense = data.sentence_vectors[ids].astype(np.float32) @ qvec.astype(np.float32)
     lexical = lexical_overlap(loaded, query, [data.sentence_text(int(s)) for s in ids])
-    context = np.array([best_chunk[int(s)] for s in ids], np.float32)
+    # Relative to the best chunk, so the mix keeps one scale whatever the retrieval boosts.
+    context = np.array([best_chunk[int(s)] for s in ids], np.float32) / max(float(np.max(chunk_scores)), 1e-9)
     scores = SENTENCE_WEIGHT * dense + LEXICAL_WEIGHT * lexical + CHUNK_WEIGHT * context
     order = np.argsort(-scores, kind="stable")
     return [_Scored(int(ids[i]), float(scores[i])) for i in order]
@@ -137,10 +113,19 @@ def compose(loaded: Loaded, question: str, query: str, ranked: list[_Scored], op
     evidence = [_citation(loaded, s, numbers.get(s.sentence, 0)) for s in top]
     citations = [e for e in evidence if e.n]
     text = ABSTAIN_TEXT if abstained else " ".join(f"{c.text} [{c.n}]" for c in citations)
-    return {"question": question, "text": text, "citations": citations, "evidence": evidence, "abstained": abstained, "query": query}
+    return {
+        "question": question,
+        "text": text,
+        "citations": citations,
+        "evidence": evidence,
+        "abstained": abstained,
+        "query": query,
+    }
 
 
 def _citation(loaded: Loaded, scored: _Scored, n: int) -> Citation:
     row, start, end = (int(x) for x in loaded.data.sentences[scored.sentence])
     doc = loaded.data.docs[row]
-    return Citation(n, doc.text[start:end], doc.id, doc.title, doc.url or doc.source, doc.date, start, end, round(scored.score, 4))
+    return Citation(
+        n, doc.text[start:end], doc.id, doc.title, doc.url or doc.source, doc.date, start, end, round(scored.score, 4)
+    )

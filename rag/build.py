@@ -7,9 +7,9 @@ vectors from the current index; only new or changed documents are embedded.
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,47 @@ from .sentences import split_sentences, split_to_fit
 from .settings import FORMAT_VERSION, BuildOptions, make_options
 
 BM25_STEMMER = "english"
-QUESTION_WORDS = (
-    "what who whom whose when where which why how did does do done doing is was were am been being has have had "
-    "much many can could would should shall may might must about tell told say said please"
-).split()
+QUESTION_WORDS = [
+    "what",
+    "who",
+    "whom",
+    "whose",
+    "when",
+    "where",
+    "which",
+    "why",
+    "how",
+    "did",
+    "does",
+    "do",
+    "done",
+    "doing",
+    "is",
+    "was",
+    "were",
+    "am",
+    "been",
+    "being",
+    "has",
+    "have",
+    "had",
+    "much",
+    "many",
+    "can",
+    "could",
+    "would",
+    "should",
+    "shall",
+    "may",
+    "might",
+    "must",
+    "about",
+    "tell",
+    "told",
+    "say",
+    "said",
+    "please",
+]
 """Question scaffolding: as frequent in questions as stop words, and as useless for matching."""
 
 
@@ -43,11 +80,17 @@ class _Parts:
 
 
 def build_index(
-    paths: Iterable[str | Path], index_dir: str | Path = "index", *, embedder: Embedder | None = None, **options: Any
+    paths: Iterable[str | Path],
+    index_dir: str | Path = "index",
+    *,
+    embedder: Embedder | None = None,
+    exclude: Iterable[str] = (),
+    **options: Any,
 ) -> BuildReport:
     """Make the index at ``index_dir`` hold exactly the documents under ``paths``.
 
-    Options are those of :class:`rag.settings.BuildOptions`. Only new or changed documents
+    Options are those of :class:`rag.settings.BuildOptions`; ``exclude`` lists document keys
+    (paths, or ``path#N`` for JSON records) to leave out. Only new or changed documents
     are embedded; an unchanged corpus returns at once without writing. The new version is
     swapped in atomically, so a crash leaves the previous index loadable.
 
@@ -57,24 +100,28 @@ def build_index(
     """
     started = time.perf_counter()
     opts = make_options(BuildOptions, options)
-    paths = [str(p) for p in paths]
-    if not paths:
+    roots = [str(p) for p in paths]
+    if not roots:
         raise InputError("no documents given: pass files or folders to index")
-    docs, skipped = _unique(*load_documents(paths))
+    docs, skipped = _unique(*load_documents(roots))
+    excluded = set(exclude)
+    docs = [d for d in docs if d.key not in excluded]
     if not docs:
-        raise InputError(f"no supported documents found in {', '.join(paths)}")
+        raise InputError(f"no supported documents found in {', '.join(roots)}")
     index_path = Path(index_dir)
     with store.build_lock(index_path):
         old = _previous(index_path)
         emb = embedder or SentenceTransformerEmbedder(opts.model, opts.batch_size, opts.progress)
         settings = _settings(opts, emb)
-        reusable = old if old is not None and old.manifest.get("settings") == settings else None
+        old_settings = old.manifest.get("settings", {}) if old is not None else {}
+        # Vectors are reusable when model and chunking match; BM25 is rebuilt on every write anyway.
+        reusable = old if old is not None and _embedding_settings(old_settings) == _embedding_settings(settings) else None
         old_ids = {d.key: d.id for d in reusable.docs} if reusable else {}
         new_ids = {d.key: d.id for d in docs}
         counts = _diff(old_ids, new_ids)
-        if reusable is not None and counts["added"] == counts["updated"] == counts["removed"] == 0:
+        if reusable is not None and old_settings == settings and not (counts["added"] or counts["updated"] or counts["removed"]):
             return _report(index_path, reusable, counts, started, skipped, changed=False)
-        data = _assemble(docs, reusable, emb, opts, settings, paths)
+        data = _assemble(docs, reusable, emb, opts, settings, roots)
         if old is not None:
             data.manifest["previous"] = old.version
         store.save(index_path, data)
@@ -115,6 +162,10 @@ def _settings(opts: BuildOptions, emb: Embedder) -> dict[str, Any]:
     }
 
 
+def _embedding_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in settings.items() if not k.startswith("bm25_")}
+
+
 def _diff(old: dict[str, str], new: dict[str, str]) -> dict[str, int]:
     return {
         "added": sum(k not in old for k in new),
@@ -132,7 +183,8 @@ def _assemble(
     parts = _reused_parts(old, {d.id for d in docs}) if old else {}
     fresh = [d for d in docs if d.id not in parts]
     parts.update(_new_parts(fresh, emb, opts))
-    sentences, chunks, cvecs, svecs, texts = [], [], [], [], []
+    sentences, chunks, cvecs, svecs = [], [], [], []
+    texts: list[str] = []
     n_sent = 0
     for row, doc in enumerate(docs):
         p = parts[doc.id]
@@ -242,7 +294,9 @@ def build_bm25(texts: Sequence[str]) -> Any:
     return bm25
 
 
-def _report(index_dir: Path, data: store.IndexData, counts: dict, started: float, skipped: list[str], changed: bool) -> BuildReport:
+def _report(
+    index_dir: Path, data: store.IndexData, counts: dict, started: float, skipped: list[str], changed: bool
+) -> BuildReport:
     total = data.manifest["counts"]
     return BuildReport(
         index_dir=str(index_dir), documents=total["documents"], chunks=total["chunks"], sentences=total["sentences"],

@@ -65,7 +65,7 @@ def _fit(ranges, counts, sentences, doc, overlap, fits):  # type: ignore[no-unty
     pending = list(ranges)
     while pending:
         verdicts = fits([_text(doc, sentences, a, b) for a, b in pending])
-        retry = []
+        retry: list[tuple[int, int]] = []
         for (a, b), ok in zip(pending, verdicts):
             if ok or b - a == 1:
                 out.append((a, b))

@@ -83,7 +83,7 @@ def _print_json(obj: Any) -> None:
 def cmd_build(args: argparse.Namespace) -> int:
     from .build import build_index
 
-    options = {"progress": not args.json}
+    options: dict[str, Any] = {"progress": not args.json}
     for name in ("chunk_tokens", "overlap_tokens", "model"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)

@@ -17,13 +17,21 @@ import numpy as np
 from . import store
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import EmptyQuestionError
+from .query import Query, parse_query
 from .records import Hit, Sentence
 from .settings import AnswerOptions, make_options
 
-LEXICAL_WEIGHT = 0.35
-"""Weight of the max-normalised BM25 score beside the cosine similarity (tuned on MultiHop-RAG dev)."""
-SOURCE_BOOST = 0.12
+LEXICAL_WEIGHT = 0.8
+"""Weight of the max-normalised BM25 score beside the dense similarity (tuned on MultiHop-RAG dev)."""
+SOURCE_BOOST = 0.5
 """Added to chunks of an outlet the question names ("as reported by TechCrunch")."""
+DATE_BOOST = 0.5
+"""Added to chunks of documents published on a date the question names."""
+CLAUSE_WEIGHT = 2.0
+"""Weight of the best clause match (max-normalised) for multi-part questions."""
+SAME_DOCUMENT_PENALTY = 0.1
+"""Subtracted per chunk already taken from the same document, so results cover more documents."""
+DIVERSIFY_POOL = 60
 
 
 @dataclass
@@ -34,6 +42,20 @@ class Loaded:
     embedder: Embedder
     idf: dict[str, float]
     sources: list[tuple[re.Pattern[str], np.ndarray]] = field(default_factory=list)
+    sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    chunk_bounds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    chunk_dates: np.ndarray = field(default_factory=lambda: np.zeros(0, "U10"))
+
+    @classmethod
+    def create(cls, data: store.IndexData, embedder: Embedder) -> Loaded:
+        # reduceat over interleaved [first, last) bounds gives each chunk's best sentence at once.
+        bounds = data.chunks[:, 1:3].astype(np.int64).ravel()
+        dates = np.array([d.date[:10] for d in data.docs], dtype="U10")
+        return cls(
+            data, embedder, _idf(data.bm25), _source_patterns(data),
+            np.vstack([data.sentence_vectors.astype(np.float32), np.zeros((1, data.sentence_vectors.shape[1]), np.float32)]),
+            bounds, dates[data.chunks[:, 0]] if len(data.chunks) else dates[:0],
+        )  # fmt: skip
 
 
 _cache: dict[str, tuple[str, Loaded]] = {}
@@ -55,7 +77,7 @@ def open_index(index_dir: str | Path = "index", embedder: Embedder | None = None
         data = store.load(index_dir)
         emb = embedder or _embedder(data.manifest["model"]["name"])
         store.check_model(data.manifest, emb.name, emb.weights_sha256, index_dir)
-        loaded = Loaded(data, emb, _idf(data.bm25), _source_patterns(data))
+        loaded = Loaded.create(data, emb)
         _cache[key] = (data.version, loaded)
         return loaded
 
@@ -105,28 +127,66 @@ def query_tokens(text: str) -> list[str]:
 
 
 def rank_chunks(
-    loaded: Loaded, query: str, qvec: np.ndarray, candidates: int, mode: str = "hybrid"
+    loaded: Loaded, query: Query, qvecs: np.ndarray, candidates: int, mode: str = "hybrid"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Chunk ids with a fused score, best first, limited to the top ``candidates``.
+    """Chunk ids with their fused score, best first, at most ``candidates``.
 
-    ``mode`` "dense" or "bm25" ranks by one signal alone (the benchmarks' baselines).
+    ``qvecs`` holds the vectors of ``query.text`` then of each clause. ``mode`` "dense" (FAISS
+    chunk vectors) or "bm25" ranks by one signal alone: the benchmarks' baselines.
     """
     data = loaded.data
     n = data.faiss_index.ntotal
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    dense_scores, dense_ids = data.faiss_index.search(qvec.reshape(1, -1).astype(np.float32), min(n, candidates))
-    dense = np.full(n, float(dense_scores[0][-1]), np.float32)
-    dense[dense_ids[0]] = dense_scores[0]
-    lexical = np.asarray(data.bm25.get_scores(query_tokens(query)), np.float32)
-    if lexical.max() > 0:
-        lexical = lexical / lexical.max()
-    fused = {"dense": dense, "bm25": lexical}.get(mode, dense + LEXICAL_WEIGHT * lexical)
-    if mode == "hybrid":
-        for pattern, mask in loaded.sources:
-            if pattern.search(query):
-                fused = fused + SOURCE_BOOST * mask
-    top = np.argsort(-fused, kind="stable")[:candidates]
+    if mode in ("dense", "bm25"):
+        scores = _dense_chunks(loaded, qvecs[0], candidates) if mode == "dense" else _bm25(loaded, query.text)
+        top = np.argsort(-scores, kind="stable")[:candidates]
+        return top, scores[top]
+    fused = _hybrid(loaded, query.text, qvecs[0])
+    if query.clauses:
+        parts = np.stack([_hybrid(loaded, c, v) for c, v in zip(query.clauses, qvecs[1:])])
+        fused += CLAUSE_WEIGHT * (parts / np.maximum(parts.max(axis=1, keepdims=True), 1e-9)).max(axis=0)
+    for pattern, mask in loaded.sources:
+        if pattern.search(query.text):
+            fused += SOURCE_BOOST * mask
+    for day in query.dates:
+        fused += DATE_BOOST * (loaded.chunk_dates == day)
+    return _diversify(data, fused, candidates)
+
+
+def _hybrid(loaded: Loaded, text: str, qvec: np.ndarray) -> np.ndarray:
+    """Per chunk: its best sentence's similarity plus the weighted, max-normalised BM25 score."""
+    sims = loaded.sentence_vectors @ qvec.astype(np.float32)
+    best_sentence = np.maximum.reduceat(sims, loaded.chunk_bounds)[::2]
+    return best_sentence + LEXICAL_WEIGHT * _bm25(loaded, text)
+
+
+def _bm25(loaded: Loaded, text: str) -> np.ndarray:
+    scores = np.asarray(loaded.data.bm25.get_scores(query_tokens(text)), np.float32)
+    return scores / scores.max() if scores.max() > 0 else scores
+
+
+def _dense_chunks(loaded: Loaded, qvec: np.ndarray, candidates: int) -> np.ndarray:
+    index = loaded.data.faiss_index
+    found, ids = index.search(qvec.reshape(1, -1).astype(np.float32), min(index.ntotal, candidates))
+    scores = np.full(index.ntotal, float(found[0][-1]) - 1e-3, np.float32)
+    scores[ids[0]] = found[0]
+    return scores
+
+
+def _diversify(data: store.IndexData, fused: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best first, but each further chunk of an already-used document pays a small penalty."""
+    order = np.argsort(-fused, kind="stable")
+    pool = list(order[:DIVERSIFY_POOL])
+    taken: dict[int, int] = {}
+    out = []
+    while pool:
+        best = max(pool, key=lambda c: fused[c] - SAME_DOCUMENT_PENALTY * taken.get(int(data.chunks[c, 0]), 0))
+        pool.remove(best)
+        out.append(best)
+        row = int(data.chunks[best, 0])
+        taken[row] = taken.get(row, 0) + 1
+    top = np.concatenate([np.array(out, np.int64), order[DIVERSIFY_POOL:]])[:candidates]
     return top, fused[top]
 
 
@@ -147,6 +207,7 @@ def retrieve(question: str, k: int = 10, index_dir: str | Path = "index", mode: 
     opts = make_options(AnswerOptions, options)
     text, _ = clean_question(question, opts.max_question_chars)
     loaded = open_index(index_dir)
-    qvec = loaded.embedder.embed([text])[0]
-    ids, scores = rank_chunks(loaded, text, qvec, max(k, opts.candidates), mode)
+    query = parse_query(text)
+    qvecs = loaded.embedder.embed([query.text, *query.clauses])
+    ids, scores = rank_chunks(loaded, query, qvecs, max(k, opts.candidates), mode)
     return [make_hit(loaded.data, int(c), float(s)) for c, s in zip(ids[:k], scores[:k])]

@@ -174,7 +174,9 @@ def save(index_dir: Path, data: IndexData) -> str:
         _atomic_write(index_dir / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False))
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise BuildError(f"could not write the index to {index_dir} ({err.strerror or err}); the previous index is kept") from None
+        raise BuildError(
+            f"could not write the index to {index_dir} ({err.strerror or err}); the previous index is kept"
+        ) from None
     data.manifest, data.version = manifest, version
     collect_garbage(index_dir, keep={version, data.manifest.get("previous", "")})
     return version

@@ -71,5 +71,7 @@ def corpus(tmp_path: Path) -> Path:
     folder.mkdir()
     shutil.copy(ARTICLE, folder / "article.txt")
     (folder / "cats.md").write_text("# Cats\n\nCats sleep for sixteen hours a day. They purr when content.\n", "utf-8")
-    (folder / "tea.txt").write_text("date 2023-05-02 Green tea comes from Camellia sinensis. It is steamed or pan-fired.\n", "utf-8")
+    (folder / "tea.txt").write_text(
+        "date 2023-05-02 Green tea comes from Camellia sinensis. It is steamed or pan-fired.\n", "utf-8"
+    )
     return folder

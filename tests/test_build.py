@@ -32,7 +32,9 @@ def test_build_reports_counts_and_writes_manifest(tmp_path, corpus, fake_embedde
     assert data.faiss_index.ntotal == report.chunks == len(data.chunks)
     assert data.sentence_vectors.shape == (26, 64)
     for row, start, end in data.sentences:  # offsets map back exactly
-        assert data.docs[row].text[start:end] == data.sentence_text(int(np.flatnonzero((data.sentences == (row, start, end)).all(1))[0]))
+        assert data.docs[row].text[start:end] == data.sentence_text(
+            int(np.flatnonzero((data.sentences == (row, start, end)).all(1))[0])
+        )
 
 
 def test_incremental_add_change_delete(tmp_path, corpus, fake_embedder):

@@ -1,8 +1,8 @@
 from rag.build import _split_and_chunk
-from rag.settings import BuildOptions
 from rag.chunking import chunk_sentences, embedding_text, pack
 from rag.documents import make_document, read_file
 from rag.sentences import count_tokens, split_sentences
+from rag.settings import BuildOptions
 
 from .conftest import ARTICLE
 

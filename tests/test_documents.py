@@ -66,7 +66,13 @@ def test_pdf_text(tmp_path: Path):
 
 def test_json_and_jsonl_records(tmp_path: Path):
     records = [
-        {"title": "A", "body": "First body.", "published_at": "2023-10-01T12:00:00+00:00", "source": "TechCrunch", "url": "https://x/a"},
+        {
+            "title": "A",
+            "body": "First body.",
+            "published_at": "2023-10-01T12:00:00+00:00",
+            "source": "TechCrunch",
+            "url": "https://x/a",
+        },
         {"title": "B", "text": "Second body.", "date": "2023-11-02", "author": "Ann"},
         {"title": "no text"},
     ]

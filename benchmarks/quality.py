@@ -1,0 +1,176 @@
+"""Answer and retrieval quality: the hybrid system beside dense-only and BM25-only baselines.
+
+Two data sets (``shared/eval/README.md``), each over one index so every mode ranks the same chunks:
+
+* the article dev set over the bundled corpus ``data/``: answer metrics (P@1, R@3, abstention,
+  false abstentions) of :func:`rag.answer`, plus chunk-level P@1/R@3 of each retrieval mode;
+* MultiHop-RAG dev queries over its 609-article corpus: Hits@10, Hits@4, MRR@10 per mode and
+  null-query abstention, beside the paper's reference numbers.
+
+Usage::
+
+    python -m benchmarks.quality [--index-dir DIR] [--smoke] [--out DIR] [--md FILE]
+
+Indexes live under ``benchmarks/results/tmp/`` unless ``--index-dir`` names the MultiHop one;
+``build_index`` is incremental, so an index already built for the corpus is reused in about a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import (
+    ARTICLE_DEV,
+    BUNDLED_CORPUS,
+    MULTIHOP_CORPUS,
+    MULTIHOP_QUERIES,
+    figure,
+    log,
+    machine,
+    parse_args,
+    set_offline_env,
+    work_dir,
+    write_results,
+)
+
+MODES = ("hybrid", "dense", "bm25")
+PAPER = {"Hits@10": 0.7467, "Hits@4": 0.6625, "MRR@10": 0.5860}
+"""MultiHop-RAG paper, best embedding + bge-reranker-large."""
+MULTIHOP_GOALS = {"Hits@10": (">=", 0.80), "Hits@4": (">=", 0.65), "MRR@10": (">=", 0.65)}
+ARTICLE_GOALS = {"P@1": (">=", 0.95), "R@3": ("==", 1.0), "abstention": ("==", 1.0), "false_abstentions": ("==", 0)}
+SMOKE_QUERIES = 20
+SMOKE_ARTICLES = 30
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    set_offline_env()
+    args = parse_args("Quality benchmark: hybrid vs dense-only vs BM25-only.", argv, _extra_args)
+    started = time.perf_counter()
+    article = run_article(work_dir(args, "article_index"))
+    multihop = run_multihop(args)
+    results = {
+        "kind": "quality",
+        "smoke": args.smoke,
+        "machine": machine(),
+        "article": article,
+        "multihop": multihop,
+        "figures": goal_figures(article, multihop),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    write_results(args, "quality", results)
+    return results
+
+
+def _extra_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index-dir", type=Path, help="MultiHop-RAG index folder (built or updated here; default under results/tmp/)")
+
+
+def build(paths: list[Path], index_dir: Path) -> dict[str, Any]:
+    """Build or update the index; an index already holding these documents returns at once."""
+    from rag import build_index
+
+    log(f"indexing {', '.join(p.name for p in paths)} into {index_dir}")
+    report = build_index(paths, index_dir, progress=False)
+    log(f"index ready: {report.documents} documents, {report.chunks} chunks, {report.seconds:.1f}s (changed={report.changed})")
+    return {"dir": str(index_dir), "settings": _settings(index_dir), **report.to_dict()}
+
+
+def _settings(index_dir: Path) -> dict[str, Any]:
+    from rag import store
+
+    return dict(store.read_manifest(index_dir).get("settings", {}))
+
+
+def run_article(index_dir: Path) -> dict[str, Any]:
+    """Answer metrics of the full system and chunk-level retrieval metrics of each mode."""
+    from rag.evaluate import evaluate, load_gold
+
+    index = build([BUNDLED_CORPUS], index_dir)
+    log("article dev set: answers")
+    answers = evaluate(ARTICLE_DEV, index_dir)
+    gold = [g for g in load_gold(ARTICLE_DEV) if g.get("gold")]
+    retrieval = {mode: chunk_precision(gold, index_dir, mode) for mode in MODES}
+    return {"gold": str(ARTICLE_DEV), "index": index, "answers": answers, "retrieval": retrieval}
+
+
+def chunk_precision(gold: list[dict[str, Any]], index_dir: Path, mode: str) -> dict[str, Any]:
+    """Share of answerable questions whose first (first three) retrieved chunks hold a gold passage."""
+    from rag.retrieve import retrieve
+
+    p1 = r3 = 0
+    for g in gold:
+        hits = [any(s in h.text for s in g["gold"]) for h in retrieve(g["q"], k=3, index_dir=index_dir, mode=mode)]
+        p1 += bool(hits[:1] and hits[0])
+        r3 += any(hits)
+    n = max(len(gold), 1)
+    return {"mode": mode, "questions": len(gold), "P@1": round(p1 / n, 4), "R@3": round(r3 / n, 4)}
+
+
+def run_multihop(args: argparse.Namespace) -> dict[str, Any]:
+    """Hits@10, Hits@4, MRR@10 of each mode (and null abstention for hybrid) on one index."""
+    from rag.evaluate import evaluate
+
+    corpus, queries, limit = MULTIHOP_CORPUS, MULTIHOP_QUERIES, None
+    if args.smoke:
+        corpus, queries = smoke_subset(work_dir(args, "multihop_subset"))
+        limit = SMOKE_QUERIES
+    index_dir = (args.index_dir or work_dir(args, "multihop_index")).resolve()
+    index = build([corpus], index_dir)
+    modes = {}
+    for mode in MODES:
+        log(f"MultiHop-RAG dev: {mode}")
+        modes[mode] = evaluate(queries, index_dir, mode=mode, limit=limit)
+        log(f"  {json.dumps(modes[mode])}")
+    return {"corpus": str(corpus), "queries": str(queries), "index": index, "modes": modes, "paper": PAPER}
+
+
+def smoke_subset(folder: Path) -> tuple[Path, Path]:
+    """The first queries whose evidence fits in ~30 articles, and those articles (temp JSON files)."""
+    articles = json.loads(MULTIHOP_CORPUS.read_text("utf-8"))
+    chosen: list[dict[str, Any]] = []
+    urls: set[str] = set()
+    nulls = 0
+    for q in json.loads(MULTIHOP_QUERIES.read_text("utf-8")):
+        needed = {e["url"] for e in q["evidence_list"]}
+        if not needed and nulls < 3:
+            nulls += 1
+            chosen.append(q)
+        elif needed and len(urls | needed) <= SMOKE_ARTICLES:
+            urls |= needed
+            chosen.append(q)
+        if len(chosen) >= SMOKE_QUERIES:
+            break
+    subset = [a for a in articles if a["url"] in urls]
+    subset += [a for a in articles if a["url"] not in urls][: max(0, SMOKE_ARTICLES - len(subset))]
+    corpus, queries = folder / "corpus.json", folder / "queries.json"
+    _write_if_changed(corpus, subset)
+    _write_if_changed(queries, chosen)
+    return corpus, queries
+
+
+def _write_if_changed(path: Path, data: Any) -> None:
+    text = json.dumps(data, ensure_ascii=False)
+    if not path.exists() or path.read_text("utf-8") != text:
+        path.write_text(text, "utf-8")
+
+
+def goal_figures(article: dict[str, Any], multihop: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every figure that has a goal, with pass/miss, plus null-query abstention for information."""
+    hybrid = multihop["modes"]["hybrid"]
+    out = [
+        figure(f"MultiHop-RAG {name} (hybrid)", hybrid[name], goal, paper=PAPER[name],
+               dense=multihop["modes"]["dense"][name], bm25=multihop["modes"]["bm25"][name])
+        for name, goal in MULTIHOP_GOALS.items()
+    ]  # fmt: skip
+    out.append(figure("MultiHop-RAG null-query abstention (hybrid)", hybrid["null_abstention"]))
+    answers = article["answers"]
+    out += [figure(f"article {name}", answers[name], goal) for name, goal in ARTICLE_GOALS.items()]
+    return out
+
+
+if __name__ == "__main__":
+    main()

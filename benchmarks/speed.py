@@ -1,0 +1,220 @@
+"""Build, update and answer speed, memory and index size, each beside a bare reference.
+
+Absolute times are noisy on shared machines, so every time is a ratio to a reference
+measured in the same run:
+
+* full build of the MultiHop-RAG corpus vs ``SentenceTransformer.encode`` of exactly the
+  chunk texts the index holds (metadata line included);
+* incremental build after appending one article vs the full build; unchanged rebuild;
+* warm :func:`rag.answer` latency (p50, p95) vs one bare ``model.encode([question])``;
+* cold ``rag ask`` in a fresh process vs a bare process importing sentence_transformers
+  and loading the model (median of 3 each, interleaved);
+* peak RSS of ``rag ask --batch`` (answering the latency questions) and index size on disk.
+
+Usage::
+
+    python -m benchmarks.speed [--smoke] [--out DIR] [--md FILE]
+
+The corpus is copied to ``<out>/tmp/speed/`` and indexed from scratch there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import MULTIHOP_CORPUS, MULTIHOP_QUERIES, figure, log, machine, parse_args, set_offline_env, work_dir, write_results
+from .processes import bare_model_process, cold_ask, index_bytes, peak_rss_answering
+
+SMOKE_ARTICLES = 20
+QUESTIONS, SMOKE_QUESTIONS = 50, 10
+BATCH_SIZE = 32
+"""The build's default embedding batch size (``BuildOptions.batch_size``), used for the bare encode too."""
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    set_offline_env()
+    args = parse_args("Speed benchmark: build, update, answer, cold start, memory.", argv, _extra_args)
+    started = time.perf_counter()
+    work = work_dir(args, "speed")
+    corpus = prepare_corpus(work, SMOKE_ARTICLES if args.smoke else None)
+    index_dir = work / "index"
+    shutil.rmtree(index_dir, ignore_errors=True)  # always a full build
+    questions = dev_questions(SMOKE_QUESTIONS if args.smoke else QUESTIONS)
+    m: dict[str, Any] = {"load_average": {"start": _load()}}
+    m["builds"] = measure_builds(corpus, index_dir)
+    m["warm"] = measure_warm(index_dir, questions)
+    m["cold"] = measure_cold(index_dir, questions[0], args.repeats)
+    m["memory"] = peak_rss_answering(index_dir, questions, work)
+    m["size"] = {"index_bytes": index_bytes(index_dir), "current_version_bytes": index_bytes(index_dir, current=True)}
+    m["load_average"]["end"] = _load()
+    results = {
+        "kind": "speed",
+        "smoke": args.smoke,
+        "machine": machine(),
+        "corpus": corpus_info(corpus, m["builds"]),
+        "measurements": m,
+        "figures": figures(m, corpus),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    write_results(args, "speed", results)
+    return results
+
+
+def _extra_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repeats", type=int, default=3, help="cold-start runs of each process (median; default 3)")
+
+
+def _load() -> float:
+    import os
+
+    return round(os.getloadavg()[0], 2)
+
+
+def prepare_corpus(folder: Path, articles: int | None) -> Path:
+    """A copy of the MultiHop-RAG corpus (its first ``articles`` records in smoke runs)."""
+    records = json.loads(MULTIHOP_CORPUS.read_text("utf-8"))
+    path = folder / "corpus.json"
+    path.write_text(json.dumps(records[:articles], ensure_ascii=False), "utf-8")
+    return path
+
+
+def new_article(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """An article of typical length that the corpus does not hold (a follow-up of its median one)."""
+    median = sorted(records, key=lambda r: len(r["body"]))[len(records) // 2]
+    body = f"Editor's note: this follow-up was published a day after the original report.\n\n{median['body']}"
+    return {**median, "title": f"Follow-up: {median['title']}", "url": median["url"] + "#follow-up", "body": body}
+
+
+def dev_questions(n: int) -> list[str]:
+    return [q["query"] for q in json.loads(MULTIHOP_QUERIES.read_text("utf-8"))[:n]]
+
+
+def measure_builds(corpus: Path, index_dir: Path) -> dict[str, Any]:
+    """Full build, bare encode of its chunk texts, +1 article, unchanged rebuild (in this process)."""
+    from rag import build_index
+
+    log(f"full build of {corpus} (budget ~6 min for the whole corpus)")
+    full = build_index([corpus], index_dir, progress=False)
+    log(f"  {full.chunks} chunks in {full.seconds:.1f}s")
+    encode = bare_encode(chunk_texts(index_dir))
+    log(f"  bare encode of the same texts: {encode['seconds']:.1f}s")
+    records = json.loads(corpus.read_text("utf-8"))
+    corpus.write_text(json.dumps([*records, new_article(records)], ensure_ascii=False), "utf-8")
+    added = build_index([corpus], index_dir, progress=False)
+    log(f"  incremental build (+1 article, added={added.added}): {added.seconds:.2f}s")
+    unchanged = build_index([corpus], index_dir, progress=False)
+    log(f"  unchanged rebuild (changed={unchanged.changed}): {unchanged.seconds:.3f}s")
+    return {"full": full.to_dict(), "bare_encode": encode, "incremental": added.to_dict(), "unchanged": unchanged.to_dict()}
+
+
+def chunk_texts(index_dir: Path) -> list[str]:
+    """Exactly what the build embedded: each chunk's text behind its metadata line."""
+    from rag import store
+    from rag.chunking import embedding_text
+
+    data = store.load(index_dir)
+    texts = []
+    for c in range(len(data.chunks)):
+        row, start, end = data.chunk_span(c)
+        doc = data.docs[row]
+        texts.append(embedding_text(doc, doc.text[start:end]))
+    return texts
+
+
+def bare_encode(texts: list[str]) -> dict[str, Any]:
+    """Seconds for ``SentenceTransformer.encode(texts)`` with the model already loaded."""
+    from sentence_transformers import SentenceTransformer
+
+    from rag.embedding import resolve_model
+    from rag.settings import BUNDLED_MODEL
+
+    model = SentenceTransformer(resolve_model(BUNDLED_MODEL)[0], device="cpu")
+    model.encode(texts[:BATCH_SIZE], batch_size=BATCH_SIZE, show_progress_bar=False)  # warm-up
+    started = time.perf_counter()
+    model.encode(texts, batch_size=BATCH_SIZE, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    return {"seconds": round(time.perf_counter() - started, 3), "texts": len(texts), "chars": sum(map(len, texts))}
+
+
+def measure_warm(index_dir: Path, questions: list[str]) -> dict[str, Any]:
+    """Per question: one bare ``model.encode([q])`` and one full ``answer(q)``, same process, warm."""
+    from rag.answer import answer
+    from rag.retrieve import open_index
+
+    model = open_index(index_dir).embedder.model  # type: ignore[attr-defined]
+    for q in questions[:3]:  # warm-up: index loaded, caches and kernels hot
+        model.encode([q])
+        answer(q, index_dir=index_dir)
+    encode, total, stages = [], [], []
+    for q in questions:
+        t0 = time.perf_counter()
+        model.encode([q])
+        t1 = time.perf_counter()
+        result = answer(q, index_dir=index_dir)
+        encode.append(t1 - t0)
+        total.append(time.perf_counter() - t1)
+        stages.append(result.timings)
+    stage_p50 = {k: round(statistics.median(t[k] for t in stages) * 1000, 2) for k in stages[0]}
+    return {"questions": len(questions), "encode": _percentiles(encode), "answer": _percentiles(total), "answer_stages_p50_ms": stage_p50}
+
+
+def _percentiles(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"p50_ms": round(statistics.median(ordered) * 1000, 2), "p95_ms": round(p95 * 1000, 2)}
+
+
+def measure_cold(index_dir: Path, question: str, repeats: int) -> dict[str, Any]:
+    """Fresh ``rag ask`` processes and bare model-loading processes, interleaved; medians."""
+    bare, ask = [], []
+    for i in range(repeats):
+        bare.append(bare_model_process())
+        ask.append(cold_ask(index_dir, question))
+        log(f"  cold run {i + 1}/{repeats}: bare {bare[-1]['seconds']:.2f}s, rag ask {ask[-1]['seconds']:.2f}s")
+    return {
+        "repeats": repeats,
+        "bare_seconds": [r["seconds"] for r in bare],
+        "ask_seconds": [r["seconds"] for r in ask],
+        "bare_median": round(statistics.median(r["seconds"] for r in bare), 3),
+        "ask_median": round(statistics.median(r["seconds"] for r in ask), 3),
+        "bare_max_rss_bytes": max(r["max_rss_bytes"] for r in bare),
+        "ask_max_rss_bytes": max(r["max_rss_bytes"] for r in ask),
+    }
+
+
+def corpus_info(corpus: Path, builds: dict[str, Any]) -> dict[str, Any]:
+    full = builds["full"]
+    return {"file": str(corpus), "articles": full["documents"], "chunks": full["chunks"], "sentences": full["sentences"],
+            "mb": round(corpus.stat().st_size / 1e6, 2)}  # fmt: skip
+
+
+def figures(m: dict[str, Any], corpus: Path) -> list[dict[str, Any]]:
+    b, w, c, mem = m["builds"], m["warm"], m["cold"], m["memory"]
+    full, enc, inc, same = b["full"]["seconds"], b["bare_encode"]["seconds"], b["incremental"]["seconds"], b["unchanged"]["seconds"]
+    gb = mem["max_rss_bytes"] / 1e9
+    size_mb = m["size"]["index_bytes"] / 1e6
+    return [
+        figure("full build vs bare encode of its chunk texts", full / enc, ("<=", 1.5), "x", detail=f"{full:.1f} s vs {enc:.1f} s ({b['full']['chunks']} chunks)"),
+        figure("incremental build (+1 article) vs full build", inc / full, ("<=", 0.03), "x", detail=f"{inc:.2f} s vs {full:.1f} s"),
+        figure("unchanged rebuild", same, ("<", 1.0), "s", detail=f"{same / full:.4f}x the full build"),
+        figure("warm answer p50 vs bare query encode p50", w["answer"]["p50_ms"] / w["encode"]["p50_ms"], ("<=", 2.0), "x",
+               detail=f"{w['answer']['p50_ms']:.1f} ms vs {w['encode']['p50_ms']:.1f} ms ({w['questions']} questions)"),
+        figure("warm answer p95 vs bare query encode p95", w["answer"]["p95_ms"] / w["encode"]["p95_ms"], None, "x",
+               detail=f"{w['answer']['p95_ms']:.1f} ms vs {w['encode']['p95_ms']:.1f} ms"),
+        figure("cold `rag ask` vs bare model-load process", c["ask_median"] / c["bare_median"], ("<=", 1.5), "x",
+               detail=f"median of {c['repeats']}: {c['ask_median']:.2f} s vs {c['bare_median']:.2f} s"),
+        figure("peak RSS answering (`rag ask --batch`)", gb, ("<=", 1.5), "GB",
+               detail=f"{mem['questions']} questions; {gb * 1e9 / c['bare_max_rss_bytes']:.2f}x the bare model process"),
+        figure("index size on disk (du)", size_mb, None, "MB",
+               detail=f"{size_mb * 1e6 / corpus.stat().st_size:.2f}x the corpus JSON; current version {m['size']['current_version_bytes'] / 1e6:.1f} MB"),
+    ]  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

@@ -1,0 +1,230 @@
+"""The UI's helpers: highlighting at exact offsets, escaping, abstentions, errors as notices,
+document management through the handlers, and the launch safety rules. No browser here."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+from rag.answer import answer
+from rag.documents import make_document
+from rag.errors import ConfigError
+from rag.records import Citation, Document
+from ui import handlers, render
+from ui.app import build_app, is_loopback, launch_auth
+
+ROOT = Path(__file__).resolve().parent.parent
+RUSSIA = "This achievement follows Kim Jong Un’s visit to Russia"
+RUSSIA_PARAGRAPH = "The successful launch of North Korea’s spy satellite demonstrates"
+SCRIPT_DOC = (
+    "date 2024-02-03 The Zorblat lighthouse was built in 1887 on Kelp Island.\n\n"
+    "Its keeper scratched <script>alert(1)</script> & <b>bold</b> into the door. "
+    "The lamp burned whale oil until 1921.\n\nGulls nest on the roof every spring.\n"
+)
+
+
+def _cite(doc: Document, sentence: str, n: int = 1) -> Citation:
+    start = doc.text.index(sentence)
+    return Citation(n, sentence, doc.id, doc.title, doc.source, doc.date, start, start + len(sentence), 0.9)
+
+
+@pytest.fixture
+def script_doc() -> Document:
+    return make_document("/docs/zorblat.txt", SCRIPT_DOC, title="Zorblat <lighthouse>", source="/docs/zorblat.txt")
+
+
+# --- paragraphs and highlighting -------------------------------------------------------------
+
+
+def test_paragraph_bounds_are_the_text_between_blank_lines(script_doc: Document) -> None:
+    text = script_doc.text
+    c = _cite(script_doc, "The lamp burned whale oil until 1921.")
+    a, b = render.paragraph_bounds(text, c.start, c.end, script_doc.body_start)
+    assert text[a:b] == "Its keeper scratched <script>alert(1)</script> & <b>bold</b> into the door. The lamp burned whale oil until 1921."
+
+
+def test_first_paragraph_starts_after_the_date_header(script_doc: Document) -> None:
+    c = _cite(script_doc, "The Zorblat lighthouse was built in 1887 on Kelp Island.")
+    a, b = render.paragraph_bounds(script_doc.text, c.start, c.end, script_doc.body_start)
+    assert script_doc.text[a:b] == "The Zorblat lighthouse was built in 1887 on Kelp Island."
+
+
+def test_highlight_marks_exact_span_and_escapes_everything(script_doc: Document) -> None:
+    c = _cite(script_doc, "The lamp burned whale oil until 1921.", n=2)
+    html = render.passage_html(render.group_passages([c], {script_doc.id: script_doc})[0], {script_doc.id: script_doc})
+    assert '<mark class="cited">The lamp burned whale oil until 1921.</mark><sup class="cite-n">[2]</sup>' in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
+    assert "Zorblat &lt;lighthouse&gt;" in html and "2024-02-03" in html
+    assert "<script>" not in html and "<b>bold" not in html
+
+
+def test_citations_in_one_paragraph_share_a_card(script_doc: Document) -> None:
+    docs = {script_doc.id: script_doc}
+    first = _cite(script_doc, "Its keeper scratched <script>alert(1)</script> & <b>bold</b> into the door.", n=1)
+    second = _cite(script_doc, "The lamp burned whale oil until 1921.", n=2)
+    passages = render.group_passages([first, second], docs)
+    assert len(passages) == 1
+    html = render.passage_html(passages[0], docs)
+    assert html.count("<mark") == 2 and '<span class=src-n>[1] [2]</span>' in html
+
+
+def test_long_paragraph_is_cut_around_the_sentence() -> None:
+    filler = " ".join(f"Word{i} filler sentence number {i}." for i in range(200))
+    text = f"{filler} The needle is here. {filler}"
+    doc = make_document("/docs/long.txt", text)
+    html = render.passage_html(render.group_passages([_cite(doc, "The needle is here.")], {doc.id: doc})[0], {doc.id: doc})
+    assert '<mark class="cited">The needle is here.</mark>' in html
+    assert html.count("…") == 2 and len(html) < 2 * render.CONTEXT_CHARS + 800
+
+
+def test_citation_of_a_removed_document_shows_the_sentence_alone(script_doc: Document) -> None:
+    c = _cite(script_doc, "Gulls nest on the roof every spring.")
+    html = render.passage_html(render.group_passages([c], {})[0], {})
+    assert '<p class="src-para"><mark class="cited">Gulls nest on the roof every spring.</mark>' in html
+
+
+def test_sources_link_only_web_addresses() -> None:
+    assert render.source_html("https://example.org/a?b=1").startswith('<a href="https://example.org/a?b=1"')
+    assert render.source_html("javascript:alert(1)") == "javascript:alert(1)"
+    assert render.source_html('/tmp/"x".txt') == "/tmp/&quot;x&quot;.txt"
+
+
+# --- real answers from the article index -----------------------------------------------------
+
+
+def test_answer_sources_highlight_the_cited_sentence_in_its_paragraph(article_index: Path) -> None:
+    result = answer("Who did Kim Jong Un meet in Russia?", index_dir=article_index)
+    cited = next(c for c in result.citations if c.text.startswith(RUSSIA))
+    docs = handlers.documents_by_id(article_index, {cited.doc_id})
+    html = render.sources_html(result, docs)
+    doc = docs[cited.doc_id]
+    a, b = render.paragraph_bounds(doc.text, cited.start, cited.end, doc.body_start)
+    assert doc.text[a:b].startswith(RUSSIA_PARAGRAPH)
+    assert f'<mark class="cited">{render.esc(doc.text[cited.start : cited.end])}</mark><sup class="cite-n">[{cited.n}]</sup>' in html
+    assert "Kim Jong Un orders military to annihilate South Korea and US" in html and "2024-01-01" in html
+    chat = render.chat_answer_html(result)
+    assert f"{render.esc(cited.text)}<sup class=\"cite-n\">[{cited.n}]</sup>" in chat and "chat-abstain" not in chat
+
+
+def test_abstention_looks_different_and_shows_closest_passages(article_index: Path) -> None:
+    result = answer("What is the tallest mountain in Africa?", index_dir=article_index)
+    assert result.abstained
+    docs = handlers.documents_by_id(article_index, {e.doc_id for e in result.evidence})
+    html = render.sources_html(result, docs)
+    assert "Not found in your documents" in html and "Closest passages, not an answer" in html
+    assert 'class="cited"' not in html and html.count('<mark class="closest">') >= 1
+    assert 'class="chat-abstain"' in render.chat_answer_html(result)
+
+
+def test_follow_up_uses_the_earlier_question_as_history(article_index: Path) -> None:
+    chat, sources, questions = handlers.respond("Did Kim Jong Un visit Russia?", [], [], article_index)
+    _, pending = handlers.queue_question("Who did he meet there?", chat)[1:]
+    chat, sources, questions = handlers.respond(pending, chat, questions, article_index)
+    assert questions == ["Did Kim Jong Un visit Russia?", "Who did he meet there?"]
+    assert "Vladimir Putin" in chat[-1]["content"] and "Vladimir Putin" in sources
+
+
+# --- errors become one-line notices ----------------------------------------------------------
+
+
+def test_blank_question_is_a_notice_and_nothing_is_asked() -> None:
+    with pytest.warns(UserWarning, match="Type a question first"):
+        box, chat, pending = handlers.queue_question("   ", [])
+    assert pending == "" and chat == [] and box == {"__type__": "update"}
+    assert handlers.respond("", [], [], "unused") == ({"__type__": "update"},) * 3
+
+
+def test_missing_index_is_a_one_line_notice_in_the_chat(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning) as caught:
+        chat, _, questions = handlers.respond("What happened?", [{"role": "user", "content": "What happened?"}], [], tmp_path / "none")
+    message = str(caught[0].message)
+    assert message.startswith("No index at") and "\n" not in message and "Traceback" not in message
+    assert chat[-1]["role"] == "assistant" and 'class="chat-error"' in chat[-1]["content"]
+    assert questions == []
+
+
+def test_notice_escapes_html_for_the_toast() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert handlers.warn("bad file '<img src=x>.txt':\n unsupported") == "Bad file '<img src=x>.txt': unsupported"
+    assert str(caught[0].message) == "Bad file &#x27;&lt;img src=x&gt;.txt&#x27;: unsupported"
+
+
+def test_documents_view_lists_documents_and_explains_a_missing_index(article_index: Path, tmp_path: Path) -> None:
+    status, rows, dropdown = handlers.documents_view(article_index)
+    assert "<b>1</b> document ·" in status and "all-MiniLM-L6-v2" in status
+    assert rows[0][:2] == ["Kim Jong Un orders military to annihilate South Korea and US", "2024-01-01"]
+    assert dropdown.choices[0][0].startswith("Kim Jong Un orders military")
+    status, rows, _ = handlers.documents_view(tmp_path / "none")
+    assert "No index yet" in status and rows == []
+
+
+def test_upload_then_ask_then_remove(article_index: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(article_index, index)
+    upload = tmp_path / "zorblat.txt"
+    upload.write_text(SCRIPT_DOC, "utf-8")
+    box, status, rows, _ = handlers.upload([str(upload)], index)
+    assert box is None and "<b>2</b> documents" in status and any(r[0] == "Zorblat" for r in rows)
+    result = answer("When was the Zorblat lighthouse built?", index_dir=index)
+    assert result.citations[0].text == "The Zorblat lighthouse was built in 1887 on Kelp Island."
+    html = render.sources_html(result, handlers.documents_by_id(index, {result.citations[0].doc_id}))
+    assert '<mark class="cited">The Zorblat lighthouse was built in 1887 on Kelp Island.</mark>' in html
+    doc_id = next(c[1] for c in handlers.documents_view(index)[2].choices if c[0].startswith("Zorblat"))
+    assert handlers.remove(handlers.CANCELLED, index) == ({"__type__": "update"},) * 3
+    status, rows, _ = handlers.remove(doc_id, index)
+    assert "<b>1</b> document ·" in status and [r[0] for r in rows] == ["Kim Jong Un orders military to annihilate South Korea and US"]
+
+
+def test_unsupported_upload_is_a_notice(article_index: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(article_index, index)
+    bad = tmp_path / "notes.exe"
+    bad.write_bytes(b"MZ")
+    with pytest.warns(UserWarning, match="unsupported upload"):
+        box, status, rows, _ = handlers.upload([str(bad)], index)
+    assert box == {"__type__": "update"} and len(rows) == 1
+
+
+# --- app and launch rules --------------------------------------------------------------------
+
+
+def test_build_app_does_not_launch_and_renders_chat_as_escaped_text(tmp_path: Path) -> None:
+    import gradio as gr
+
+    demo = build_app(tmp_path / "no-index-yet")
+    assert isinstance(demo, gr.Blocks)
+    chatbot = next(b for b in demo.blocks.values() if isinstance(b, gr.Chatbot))
+    assert chatbot.render_markdown is False and chatbot.sanitize_html is True and chatbot.latex_delimiters == []
+
+
+def test_importing_the_app_loads_no_model() -> None:
+    code = "import sys, ui.app; print(sorted(m for m in ('torch', 'sentence_transformers', 'faiss') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_loopback_needs_no_password_other_hosts_do(capsys: pytest.CaptureFixture[str]) -> None:
+    assert launch_auth("127.0.0.1", {}) is None and launch_auth("localhost", {}) is None and is_loopback("::1")
+    assert launch_auth("0.0.0.0", {"RAG_UI_USER": "ann", "RAG_UI_PASSWORD": "pw"}) == ("ann", "pw")
+    with pytest.raises(ConfigError, match="needs a password") as err:
+        launch_auth("0.0.0.0", {})
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="both"):
+        launch_auth("192.168.1.5", {"RAG_UI_USER": "ann"})
+    assert launch_auth("0.0.0.0", {"RAG_UI_NO_AUTH": "1"}) is None
+    assert "without a password" in capsys.readouterr().err
+
+
+def test_serve_refuses_an_open_host_without_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from ui.app import serve
+
+    for name in ("RAG_UI_USER", "RAG_UI_PASSWORD", "RAG_UI_NO_AUTH"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError):
+        serve(index_dir=tmp_path, host="0.0.0.0", port=1)

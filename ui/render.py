@@ -1,0 +1,229 @@
+"""HTML for the UI: cited sentences highlighted in their paragraphs, abstentions, index status.
+
+Pure functions, no Gradio. Every piece of document text, title, source and message that
+goes into HTML passes through :func:`html.escape` here, so a document containing
+``<script>`` is shown literally, never run.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rag.records import Answer, Citation, Document
+
+CONTEXT_CHARS = 600
+"""At most this many characters of a paragraph are shown on each side of the highlighted sentences."""
+CLOSEST = 3
+"""How many closest passages an abstention shows."""
+NOT_FOUND = "Not found in your documents"
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+_URL = re.compile(r"\Ahttps?://[^\s\"'<>]+\Z", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A paragraph (``text[start:end]`` of document ``doc_id``) with the citations it holds."""
+
+    doc_id: str
+    start: int
+    end: int
+    citations: tuple[Citation, ...]
+
+
+def esc(value: Any) -> str:
+    """``str(value)`` escaped for HTML text and attribute values."""
+    return html.escape(str(value), quote=True)
+
+
+def paragraph_bounds(text: str, start: int, end: int, floor: int = 0) -> tuple[int, int]:
+    """``(a, b)`` of the paragraph around ``text[start:end]``: the text between the blank lines
+    before ``start`` and after ``end``, without surrounding whitespace, never starting before ``floor``.
+
+    >>> t = "One.\\n\\nTwo. Three.\\n\\nFour."
+    >>> a, b = paragraph_bounds(t, 11, 17)
+    >>> t[a:b]
+    'Two. Three.'
+    """
+    a = floor
+    for sep in _BLANK_LINE.finditer(text, floor, max(floor, start)):
+        a = sep.end()
+    after = _BLANK_LINE.search(text, end)
+    b = after.start() if after else len(text)
+    while a < start and text[a].isspace():
+        a += 1
+    while b > end and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+def _window(text: str, a: int, b: int, start: int, end: int) -> tuple[int, int]:
+    """Narrow ``[a, b)`` to about CONTEXT_CHARS around ``[start, end)``, cutting at whitespace."""
+    if start - a > CONTEXT_CHARS:
+        cut = text.find(" ", start - CONTEXT_CHARS, start)
+        a = cut + 1 if cut >= 0 else start - CONTEXT_CHARS
+    if b - end > CONTEXT_CHARS:
+        cut = text.rfind(" ", end, end + CONTEXT_CHARS)
+        b = cut if cut >= 0 else end + CONTEXT_CHARS
+    return a, b
+
+
+def highlight(text: str, a: int, b: int, marks: Sequence[Citation], css_class: str = "cited") -> str:
+    """HTML of ``text[a:b]`` with each citation's ``[start, end)`` in a ``<mark>``, followed by its
+    ``[n]`` label when ``n`` is non-zero. Marks must lie inside ``[a, b)``; overlapping ones are skipped.
+    """
+    out, pos = [], a
+    for c in sorted(marks, key=lambda m: m.start):
+        if c.start < pos or c.end > b:
+            continue
+        out.append(esc(text[pos : c.start]))
+        out.append(f'<mark class="{css_class}">{esc(text[c.start : c.end])}</mark>')
+        if c.n:
+            out.append(f'<sup class="cite-n">[{c.n}]</sup>')
+        pos = c.end
+    out.append(esc(text[pos:b]))
+    return "".join(out)
+
+
+def group_passages(citations: Sequence[Citation], docs: Mapping[str, Document]) -> list[Passage]:
+    """Citations grouped by the paragraph holding them, in order of first appearance.
+
+    A citation whose document is not in ``docs`` (removed since) is its own passage.
+    """
+    groups: dict[tuple[str, int, int], list[Citation]] = {}
+    for c in citations:
+        doc = docs.get(c.doc_id)
+        valid = doc is not None and doc.text[c.start : c.end] == c.text
+        a, b = paragraph_bounds(doc.text, c.start, c.end, doc.body_start) if doc is not None and valid else (c.start, c.end)
+        groups.setdefault((c.doc_id if valid else f"missing:{c.doc_id}:{c.start}", a, b), []).append(c)
+    return [Passage(key[0], key[1], key[2], tuple(cs)) for key, cs in groups.items()]
+
+
+def passage_html(passage: Passage, docs: Mapping[str, Document], css_class: str = "cited") -> str:
+    """One source card: markers, title, date, source, and the paragraph with its sentences marked."""
+    first = passage.citations[0]
+    doc = docs.get(passage.doc_id)
+    if doc is None:
+        text, a, b = first.text, 0, len(first.text)
+        marks: Sequence[Citation] = [_shifted(first, -first.start)]
+    else:
+        text, marks = doc.text, passage.citations
+        a, b = _window(text, passage.start, passage.end, min(c.start for c in marks), max(c.end for c in marks))
+    labels = " ".join(f"[{c.n}]" for c in passage.citations if c.n)
+    meta = " · ".join(x for x in (esc(first.date), source_html(first.source)) if x)
+    body = ("…" if doc is not None and a > passage.start else "") + highlight(text, a, b, marks, css_class)
+    body += "…" if doc is not None and b < passage.end else ""
+    return (
+        f'<div class="src-card {css_class}">'
+        f'<div class="src-head">{f"<span class=src-n>{labels}</span> " if labels else ""}'
+        f'<span class="src-title">{esc(first.title)}</span></div>'
+        f'<div class="src-meta">{meta}</div>'
+        f'<p class="src-para">{body}</p></div>'
+    )
+
+
+def _shifted(c: Citation, delta: int) -> Citation:
+    from dataclasses import replace
+
+    return replace(c, start=c.start + delta, end=c.end + delta)
+
+
+def source_html(source: str) -> str:
+    """A web address as a link that opens in a new tab; anything else (a file path) as text."""
+    if _URL.match(source or ""):
+        return f'<a href="{esc(source)}" target="_blank" rel="noopener noreferrer nofollow">{esc(source)}</a>'
+    return esc(source or "")
+
+
+def sources_html(result: Answer, docs: Mapping[str, Document]) -> str:
+    """The sources panel for an answer: cited paragraphs, or for an abstention a visible
+    "not found" notice and the closest passages, labelled as not being an answer."""
+    if result.abstained:
+        return abstention_html(result, docs)
+    cards = "".join(passage_html(p, docs) for p in group_passages(result.citations, docs))
+    return f'<div class="sources"><div class="sources-title">Sources</div>{cards}</div>'
+
+
+def abstention_html(result: Answer, docs: Mapping[str, Document]) -> str:
+    """The "not found" notice plus up to CLOSEST evidence passages marked as closest, not an answer."""
+    closest = group_passages(list(result.evidence[:CLOSEST]), docs)
+    cards = "".join(passage_html(p, docs, "closest") for p in closest)
+    more = (
+        f'<div class="sources-title">Closest passages, not an answer</div>{cards}'
+        if cards
+        else '<p class="src-meta">Nothing in the index came close.</p>'
+    )
+    return (
+        '<div class="sources">'
+        f'<div class="abstain-box" role="status"><strong>{NOT_FOUND}</strong>'
+        "<p>No passage answers this question well enough, so no answer is given. "
+        "Rephrase the question, or add a document that covers it.</p></div>"
+        f"{more}</div>"
+    )
+
+
+def chat_answer_html(result: Answer) -> str:
+    """The assistant's chat message: the answer's sentences with their ``[n]`` markers, or a
+    visibly different "not found" notice for an abstention."""
+    if result.abstained:
+        return (
+            f'<div class="chat-abstain"><strong>{NOT_FOUND}.</strong> {esc(result.text)} '
+            "The closest passages are shown under Sources, but they are not an answer.</div>"
+        )
+    if result.text == " ".join(f"{c.text} [{c.n}]" for c in result.citations):
+        parts = (f'{esc(c.text)}<sup class="cite-n">[{c.n}]</sup>' for c in result.citations)
+        return f'<div class="chat-answer">{" ".join(parts)}</div>'
+    return esc(result.text)  # a format this version does not know: shown as plain text
+
+
+def chat_error_html(message: str) -> str:
+    """A chat message for a question that could not be answered because of an error."""
+    return f'<div class="chat-error">⚠ {esc(message)}</div>'
+
+
+def empty_sources_html() -> str:
+    """What the sources panel shows before the first question."""
+    return (
+        '<div class="sources sources-empty">Ask a question: every sentence of the answer is quoted '
+        "from your documents, and appears here highlighted in its paragraph.</div>"
+    )
+
+
+def status_html(status: Mapping[str, Any] | None, error: str = "") -> str:
+    """One line about the index (folder, model, counts, build time), or ``error`` when it cannot be read."""
+    if status is None:
+        return f'<div class="index-status index-missing">{esc(error)}</div>'
+    model = str(status.get("model", "")).rsplit("/", 1)[-1]
+    built = _when(str(status.get("built_at", "")))
+    parts = [
+        _count(status.get("documents", 0), "document"),
+        _count(status.get("chunks", 0), "chunk"),
+        _count(status.get("sentences", 0), "sentence"),
+        f"model <code>{esc(model)}</code>",
+        f"built {esc(built)}" if built else "",
+        f"folder <code>{esc(status.get('index', ''))}</code>",
+    ]
+    return f'<div class="index-status">{" · ".join(p for p in parts if p)}</div>'
+
+
+def _count(n: Any, noun: str) -> str:
+    """``<b>1</b> document`` / ``<b>3</b> documents``."""
+    return f"<b>{esc(n)}</b> {noun}{'' if n == 1 else 's'}"
+
+
+def _when(iso: str) -> str:
+    """An ISO timestamp as ``YYYY-MM-DD HH:MM UTC`` (unparseable input is returned as is).
+
+    >>> _when("2026-11-26T17:54:40+0000")
+    '2026-11-26 17:54 UTC'
+    """
+    from datetime import datetime, timezone
+
+    try:
+        stamp = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return iso
+    return stamp.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
