@@ -70,7 +70,9 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def parse_args(description: str, argv: list[str] | None, extra: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+def parse_args(
+    description: str, argv: list[str] | None, extra: Callable[[argparse.ArgumentParser], None] | None = None
+) -> argparse.Namespace:
     """Options every benchmark takes: ``--smoke``, ``--out`` and ``--md``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--smoke", action="store_true", help="tiny version for CI (writes *_smoke.json)")

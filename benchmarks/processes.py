@@ -1,7 +1,8 @@
-"""Child processes for the speed benchmark: wall time and peak RSS of each, via ``os.wait4``.
+"""Child processes for the speed benchmark: wall time and peak RSS of each.
 
-``resource.getrusage(RUSAGE_CHILDREN)`` only keeps the maximum over all children so far;
-``wait4`` gives each child's own ``ru_maxrss`` (stdlib only, no psutil needed).
+Peak RSS comes from ``os.wait4`` (stdlib only, no psutil). On Linux a child's ``ru_maxrss``
+starts from the RSS of the process it was forked from (the old address space counts at
+``exec``), so children are started by a small launcher process, never by this large one.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,27 +24,36 @@ import sys
 from sentence_transformers import SentenceTransformer
 SentenceTransformer(sys.argv[1], device="cpu")
 """
+LAUNCHER = """
+import json, os, subprocess, sys, time
+result, out, err, *cmd = sys.argv[1:]
+with open(out, "wb") as o, open(err, "wb") as e:
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=o, stderr=e)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+proc.returncode = os.waitstatus_to_exitcode(status)
+with open(result, "w") as fh:
+    json.dump({"seconds": seconds, "returncode": proc.returncode, "max_rss_bytes": usage.ru_maxrss * 1024}, fh)
+"""
 
 
 def run_child(cmd: list[str], timeout: float = TIMEOUT) -> dict[str, Any]:
-    """Run ``cmd``; its wall time, exit code, peak RSS (bytes) and output. Raises on failure."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=child_env(), cwd=ROOT)
-        timer = threading.Timer(timeout, os.kill, (proc.pid, signal.SIGKILL))
-        timer.start()
+    """Run ``cmd`` via the launcher; its wall time, peak RSS (bytes) and stdout. Raises on failure."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result, out, err = (os.path.join(tmp, name) for name in ("result.json", "out", "err"))
+        launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, result, out, err, *cmd], env=child_env(), cwd=ROOT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:3])}... exited with {proc.returncode}: {stderr.strip()[-2000:]}")
-    return {"seconds": round(seconds, 3), "max_rss_bytes": usage.ru_maxrss * 1024, "stdout": stdout}
+            launcher.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait()
+        stdout, stderr = (Path(p).read_text("utf-8", "replace") if os.path.exists(p) else "" for p in (out, err))
+        measured = json.loads(Path(result).read_text("utf-8")) if os.path.exists(result) else {"returncode": "timeout"}
+    if measured["returncode"] != 0:
+        raise RuntimeError(f"{' '.join(cmd[:3])}... exited with {measured['returncode']}: {stderr.strip()[-2000:]}")
+    return {"seconds": round(measured["seconds"], 3), "max_rss_bytes": measured["max_rss_bytes"], "stdout": stdout}
 
 
 def rag_command() -> list[str]:

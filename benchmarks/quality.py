@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def _extra_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--index-dir", type=Path, help="MultiHop-RAG index folder (built or updated here; default under results/tmp/)")
+    parser.add_argument(
+        "--index-dir", type=Path, help="MultiHop-RAG index folder (built or updated here; default under results/tmp/)"
+    )
 
 
 def build(paths: list[Path], index_dir: Path) -> dict[str, Any]:

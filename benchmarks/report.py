@@ -42,7 +42,12 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 
 def _machine_section(*results: dict[str, Any] | None) -> list[str]:
-    lines = ["## Machine", "", "| run | date | CPU | cores | RAM | Python | torch | load avg | commit |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Machine",
+        "",
+        "| run | date | CPU | cores | RAM | Python | torch | load avg | commit |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for res in results:
         if res:
             m = res["machine"]
@@ -57,11 +62,9 @@ def _machine_section(*results: dict[str, Any] | None) -> list[str]:
 
 
 def _fmt(value: Any, unit: str = "") -> str:
-    if isinstance(value, float):
-        text = f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
-    else:
-        text = str(value)
-    return f"{text} {unit}".strip()
+    if not isinstance(value, float):
+        return f"{value} {unit}".strip()
+    return f"{value:.4f} {unit}".strip() if abs(value) < 10 else f"{value:.1f} {unit}".strip()
 
 
 def _quality_section(q: dict[str, Any]) -> list[str]:
@@ -98,7 +101,9 @@ def _speed_section(s: dict[str, Any]) -> list[str]:
              f"({c['mb']:.1f} MB of JSON).", ""]  # fmt: skip
     lines += ["| figure | value | goal | | measured |", "|---|---|---|---|---|"]
     for f in s["figures"]:
-        lines.append(f"| {f['name']} | {_fmt(f['value'], f['unit'])} | {f['goal'] or '—'} | {MARK[f['pass']]} | {f.get('detail', '')} |")
+        lines.append(
+            f"| {f['name']} | {_fmt(f['value'], f['unit'])} | {f['goal'] or '—'} | {MARK[f['pass']]} | {f.get('detail', '')} |"
+        )
     return [*lines, ""]
 
 

@@ -161,7 +161,12 @@ def measure_warm(index_dir: Path, questions: list[str]) -> dict[str, Any]:
         total.append(time.perf_counter() - t1)
         stages.append(result.timings)
     stage_p50 = {k: round(statistics.median(t[k] for t in stages) * 1000, 2) for k in stages[0]}
-    return {"questions": len(questions), "encode": _percentiles(encode), "answer": _percentiles(total), "answer_stages_p50_ms": stage_p50}
+    return {
+        "questions": len(questions),
+        "encode": _percentiles(encode),
+        "answer": _percentiles(total),
+        "answer_stages_p50_ms": stage_p50,
+    }
 
 
 def _percentiles(seconds: list[float]) -> dict[str, float]:
@@ -196,7 +201,8 @@ def corpus_info(corpus: Path, builds: dict[str, Any]) -> dict[str, Any]:
 
 def figures(m: dict[str, Any], corpus: Path) -> list[dict[str, Any]]:
     b, w, c, mem = m["builds"], m["warm"], m["cold"], m["memory"]
-    full, enc, inc, same = b["full"]["seconds"], b["bare_encode"]["seconds"], b["incremental"]["seconds"], b["unchanged"]["seconds"]
+    full, enc = b["full"]["seconds"], b["bare_encode"]["seconds"]
+    inc, same = b["incremental"]["seconds"], b["unchanged"]["seconds"]
     gb = mem["max_rss_bytes"] / 1e9
     size_mb = m["size"]["index_bytes"] / 1e6
     return [

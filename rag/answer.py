@@ -20,7 +20,7 @@ from .records import Answer, Citation
 from .retrieve import Loaded, clean_question, open_index, query_tokens, rank_chunks
 from .settings import AnswerOptions, make_options
 
-SENTENCE_WEIGHT, LEXICAL_WEIGHT, CHUNK_WEIGHT = 0.5, 0.3, 0.2
+SENTENCE_WEIGHT, LEXICAL_WEIGHT, CHUNK_WEIGHT = 0.7, 0.2, 0.1
 """How a sentence's score is mixed (tuned on the article dev set)."""
 NEAR_DUPLICATE = 0.92
 """Cosine above which a second sentence is a near-duplicate of a cited one and is skipped."""

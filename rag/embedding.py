@@ -120,7 +120,7 @@ class SentenceTransformerEmbedder(Embedder):
     def fits(self, texts: Sequence[str]) -> list[bool]:
         if not texts:
             return []
-        ids = self.model.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        ids = self.model.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
         return [len(x) <= self.max_tokens for x in ids]
 
     def embed_spans(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[np.ndarray, list[np.ndarray]]:

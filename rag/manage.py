@@ -19,7 +19,7 @@ import numpy as np
 from . import store
 from .build import build_index
 from .documents import SUPPORTED
-from .errors import DocumentError, InputError
+from .errors import DocumentError, IndexNotFoundError, InputError
 from .records import BuildReport
 
 UPLOADS = "uploads"
@@ -97,6 +97,8 @@ def remove_document(doc_id: str, index_dir: str | Path = "index", **options: Any
     doc = next((d for d in data.docs if d.id == doc_id), None)
     if doc is None:
         raise InputError(f"no document with id {doc_id} in {index_dir}")
+    if len(data.docs) == 1:
+        raise InputError("cannot remove the only document: an index needs at least one; add another first")
     path = Path(doc.key.split("#", 1)[0])
     if path.parent == (index_path / UPLOADS).resolve() and "#" not in doc.key:
         path.unlink(missing_ok=True)
@@ -110,7 +112,7 @@ def rebuild(index_dir: str | Path = "index", **options: Any) -> BuildReport:
     index_path = Path(index_dir)
     try:
         roots = [p for p in store.read_manifest(index_path).get("paths", []) if Path(p).exists()]
-    except InputError:
+    except (InputError, IndexNotFoundError):
         roots = []
     uploads = (index_path / UPLOADS).resolve()
     if uploads.is_dir() and any(uploads.iterdir()) and str(uploads) not in roots:

@@ -98,8 +98,12 @@ def _user_text(turn: Any) -> str:
     if isinstance(turn, str):
         return turn.strip()
     if isinstance(turn, dict):
+        if turn.get("role") != "user":
+            return ""
         content = turn.get("content")
-        return content.strip() if turn.get("role") == "user" and isinstance(content, str) else ""
+        if isinstance(content, list):  # Gradio 6 messages: [{"type": "text", "text": ...}, ...]
+            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        return content.strip() if isinstance(content, str) else ""
     if isinstance(turn, (list, tuple)) and turn and isinstance(turn[0], str):
         return turn[0].strip()
     return ""

@@ -7,6 +7,7 @@ whitespace so that every piece can be embedded whole.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -40,15 +41,33 @@ def split_sentences(doc: Document, max_tokens: int = 96) -> list[Sentence]:
     """
     import blingfire
 
-    body = doc.text[doc.body_start :]
-    _, offsets = blingfire.text_to_sentences_and_offsets(body)
     spans: list[tuple[int, int]] = []
-    for start, end in offsets:
-        trimmed = _trim(doc.text, doc.body_start + start, doc.body_start + end)
-        if trimmed:
-            spans.extend(_cut(doc.text, trimmed[0], trimmed[1], max_tokens))
+    for para_start, para_end in paragraphs(doc.text, doc.body_start):
+        _, offsets = blingfire.text_to_sentences_and_offsets(doc.text[para_start:para_end])
+        for start, end in offsets:
+            trimmed = _trim(doc.text, para_start + start, para_start + end)
+            if trimmed:
+                spans.extend(_cut(doc.text, trimmed[0], trimmed[1], max_tokens))
     spans = _cover_gaps(doc.text, doc.body_start, spans)
     return [Sentence(doc.id, a, b, doc.text[a:b]) for a, b in spans]
+
+
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+
+
+def paragraphs(text: str, start: int = 0) -> list[tuple[int, int]]:
+    """``(start, end)`` of each paragraph (text between blank lines) from ``start`` on.
+
+    A sentence never spans a blank line: a heading stays apart from the text below it.
+    """
+    out, cursor = [], start
+    for gap in _BLANK_LINE.finditer(text, start):
+        if gap.start() > cursor:
+            out.append((cursor, gap.start()))
+        cursor = gap.end()
+    if cursor < len(text):
+        out.append((cursor, len(text)))
+    return out
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:

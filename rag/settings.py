@@ -68,7 +68,7 @@ class AnswerOptions:
     candidates: int = 100
     max_citations: int = 3
     evidence: int = 10
-    min_score: float = 0.52
+    min_score: float = 0.47
     relative_cutoff: float = 0.85
     max_question_chars: int = 2000
 

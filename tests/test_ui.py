@@ -45,7 +45,10 @@ def test_paragraph_bounds_are_the_text_between_blank_lines(script_doc: Document)
     text = script_doc.text
     c = _cite(script_doc, "The lamp burned whale oil until 1921.")
     a, b = render.paragraph_bounds(text, c.start, c.end, script_doc.body_start)
-    assert text[a:b] == "Its keeper scratched <script>alert(1)</script> & <b>bold</b> into the door. The lamp burned whale oil until 1921."
+    assert (
+        text[a:b]
+        == "Its keeper scratched <script>alert(1)</script> & <b>bold</b> into the door. The lamp burned whale oil until 1921."
+    )
 
 
 def test_first_paragraph_starts_after_the_date_header(script_doc: Document) -> None:
@@ -70,7 +73,7 @@ def test_citations_in_one_paragraph_share_a_card(script_doc: Document) -> None:
     passages = render.group_passages([first, second], docs)
     assert len(passages) == 1
     html = render.passage_html(passages[0], docs)
-    assert html.count("<mark") == 2 and '<span class=src-n>[1] [2]</span>' in html
+    assert html.count("<mark") == 2 and "<span class=src-n>[1] [2]</span>" in html
 
 
 def test_long_paragraph_is_cut_around_the_sentence() -> None:
@@ -105,10 +108,12 @@ def test_answer_sources_highlight_the_cited_sentence_in_its_paragraph(article_in
     doc = docs[cited.doc_id]
     a, b = render.paragraph_bounds(doc.text, cited.start, cited.end, doc.body_start)
     assert doc.text[a:b].startswith(RUSSIA_PARAGRAPH)
-    assert f'<mark class="cited">{render.esc(doc.text[cited.start : cited.end])}</mark><sup class="cite-n">[{cited.n}]</sup>' in html
+    assert (
+        f'<mark class="cited">{render.esc(doc.text[cited.start : cited.end])}</mark><sup class="cite-n">[{cited.n}]</sup>' in html
+    )
     assert "Kim Jong Un orders military to annihilate South Korea and US" in html and "2024-01-01" in html
     chat = render.chat_answer_html(result)
-    assert f"{render.esc(cited.text)}<sup class=\"cite-n\">[{cited.n}]</sup>" in chat and "chat-abstain" not in chat
+    assert f'{render.esc(cited.text)}<sup class="cite-n">[{cited.n}]</sup>' in chat and "chat-abstain" not in chat
 
 
 def test_abstention_looks_different_and_shows_closest_passages(article_index: Path) -> None:
@@ -141,7 +146,9 @@ def test_blank_question_is_a_notice_and_nothing_is_asked() -> None:
 
 def test_missing_index_is_a_one_line_notice_in_the_chat(tmp_path: Path) -> None:
     with pytest.warns(UserWarning) as caught:
-        chat, _, questions = handlers.respond("What happened?", [{"role": "user", "content": "What happened?"}], [], tmp_path / "none")
+        chat, _, questions = handlers.respond(
+            "What happened?", [{"role": "user", "content": "What happened?"}], [], tmp_path / "none"
+        )
     message = str(caught[0].message)
     assert message.startswith("No index at") and "\n" not in message and "Traceback" not in message
     assert chat[-1]["role"] == "assistant" and 'class="chat-error"' in chat[-1]["content"]
@@ -178,7 +185,28 @@ def test_upload_then_ask_then_remove(article_index: Path, tmp_path: Path) -> Non
     doc_id = next(c[1] for c in handlers.documents_view(index)[2].choices if c[0].startswith("Zorblat"))
     assert handlers.remove(handlers.CANCELLED, index) == ({"__type__": "update"},) * 3
     status, rows, _ = handlers.remove(doc_id, index)
-    assert "<b>1</b> document ·" in status and [r[0] for r in rows] == ["Kim Jong Un orders military to annihilate South Korea and US"]
+    assert "<b>1</b> document ·" in status and [r[0] for r in rows] == [
+        "Kim Jong Un orders military to annihilate South Korea and US"
+    ]
+
+
+def test_the_last_document_cannot_be_removed(article_index: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(article_index, index)
+    doc_id = handlers.documents_view(index)[2].choices[0][1]
+    with pytest.warns(UserWarning, match="only document"):
+        assert handlers.remove(doc_id, index) == ({"__type__": "update"},) * 3
+    assert len(handlers.documents_view(index)[1]) == 1
+
+
+@pytest.mark.xfail(reason="rag.manage.rebuild catches InputError, not IndexNotFoundError, so a first upload fails", strict=False)
+def test_first_upload_creates_the_index(tmp_path: Path) -> None:
+    upload = tmp_path / "zorblat.txt"
+    upload.write_text(SCRIPT_DOC, "utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        box, status, rows, _ = handlers.upload([str(upload)], tmp_path / "index")
+    assert box is None and [r[0] for r in rows] == ["Zorblat"]
 
 
 def test_unsupported_upload_is_a_notice(article_index: Path, tmp_path: Path) -> None:

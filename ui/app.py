@@ -85,18 +85,7 @@ def _chat_tab(index: str) -> None:
     """Conversation on the left, sources panel on the right; two-step asking (show, then answer)."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            chat = gr.Chatbot(
-                label="Conversation",
-                elem_id="chat",
-                height=460,
-                render_markdown=False,  # messages are escaped HTML built in ui.render, never markdown
-                sanitize_html=True,
-                allow_tags=False,
-                latex_delimiters=[],
-                feedback_options=None,
-                buttons=["copy"],
-                placeholder="Ask a question below. Answers quote your documents; nothing is made up.",
-            )
+            chat = _chatbot()
             with gr.Row():
                 box = gr.Textbox(
                     show_label=False,
@@ -113,15 +102,36 @@ def _chat_tab(index: str) -> None:
         with gr.Column(scale=2):
             sources = gr.HTML(render.empty_sources_html(), elem_id="sources", js_on_load=None)
     pending, questions = gr.State(""), gr.State([])
+
+    def _respond(p: str, c: Any, q: Any, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 (Gradio injects it)
+        return handlers.respond(p, c, q, index, progress)
+
     gr.on(
         [box.submit, ask.click], handlers.queue_question, [box, chat], [box, chat, pending],
         concurrency_limit=None, show_progress="hidden", api_visibility="private",
     ).then(
-        lambda p, c, q: handlers.respond(p, c, q, index), [pending, chat, questions], [chat, sources, questions],
-        concurrency_id="answers", show_progress="minimal", show_progress_on=[sources], api_name="ask",
+        _respond, [pending, chat, questions], [chat, sources, questions],
+        concurrency_id="answers", show_progress="full", show_progress_on=[sources], api_visibility="private",
     )  # fmt: skip
     for clear in (new.click, chat.clear):  # the chat's own trash button must forget the history too
         clear(handlers.clear_chat, None, [chat, sources, questions, pending], queue=False, api_visibility="private")
+
+
+def _chatbot() -> gr.Chatbot:
+    """The conversation: messages are escaped HTML from ui.render, so markdown, LaTeX and tags are off."""
+    return gr.Chatbot(
+        label="Conversation",
+        show_label=False,  # a floating label would cover the first message once the chat scrolls
+        elem_id="chat",
+        height=460,
+        render_markdown=False,  # messages are escaped HTML built in ui.render, never markdown
+        sanitize_html=True,
+        allow_tags=False,
+        latex_delimiters=[],
+        feedback_options=None,
+        buttons=["copy"],
+        placeholder="Ask a question below. Answers quote your documents; nothing is made up.",
+    )
 
 
 def _documents_tab(index: str) -> tuple[gr.HTML, gr.Dataframe, gr.Dropdown]:
@@ -227,4 +237,5 @@ def serve(index_dir: str | Path = "index", host: str = "127.0.0.1", port: int = 
             mcp_server=False, pwa=False, enable_monitoring=False, footer_links=["gradio", "settings"],
         )  # fmt: skip
     except OSError as err:
-        raise ConfigError(f"cannot serve on {host}:{port} ({' '.join(str(err).split())[:160]}): try another --port") from None
+        reason = err.strerror or "the port is in use or not allowed"  # gradio's own OSError has no strerror
+        raise ConfigError(f"cannot serve on {host}:{port}: {reason}; try another --port or --host") from None

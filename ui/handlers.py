@@ -66,7 +66,7 @@ def queue_question(question: str | None, chat: list[dict[str, Any]] | None) -> t
 
 
 def respond(
-    pending: str, chat: list[dict[str, Any]] | None, questions: list[str] | None, index_dir: str | Path
+    pending: str, chat: list[dict[str, Any]] | None, questions: list[str] | None, index_dir: str | Path, progress: Any = None
 ) -> tuple[Any, Any, Any]:
     """Second step: answer the pending question with the earlier questions as ``history``.
 
@@ -75,6 +75,8 @@ def respond(
     if not pending:
         return gr.skip(), gr.skip(), gr.skip()
     from rag.answer import answer
+
+    _step(progress, None, "Searching your documents…")
 
     chat, questions = list(chat or []), list(questions or [])
     try:
@@ -183,9 +185,16 @@ def upload(files: Sequence[Any] | None, index_dir: str | Path, progress: Any = N
         return (gr.skip(), *documents_view(index_dir))
     for line in report.skipped:
         warn(f"Skipped {line}")
-    changed = report.added + report.updated
-    gr.Info(render.esc(f"Indexed {names}: {changed} document(s) added or updated; the index now holds {report.documents}."))
+    gr.Info(render.esc(upload_summary(names, report)))
     return (None, *documents_view(index_dir))
+
+
+def upload_summary(names: str, report: Any) -> str:
+    """One sentence about what an upload changed, from its BuildReport."""
+    total = f"The index now holds {report.documents} document{'' if report.documents == 1 else 's'}"
+    if not report.added and not report.updated:
+        return f"{names}: already in the index, nothing changed. {total}."
+    return f"Indexed {names}. {total}: ask about {'it' if report.added + report.updated == 1 else 'them'} in the Chat tab."
 
 
 def remove(doc_id: str | None, index_dir: str | Path, progress: Any = None) -> tuple[str, list[list[Any]], Any]:
@@ -197,6 +206,9 @@ def remove(doc_id: str | None, index_dir: str | Path, progress: Any = None) -> t
     if not doc_id:
         warn("Choose a document to remove first.")
         return gr.skip(), gr.skip(), gr.skip()
+    if _only_document(doc_id, index_dir):
+        warn("This is the only document in the index, and an index needs one: add another document before removing it.")
+        return gr.skip(), gr.skip(), gr.skip()
     try:
         _step(progress, 0.1, "Removing the document and rebuilding the index…")
         report = manage.remove_document(doc_id, index_dir, **_build_options(index_dir))
@@ -204,8 +216,20 @@ def remove(doc_id: str | None, index_dir: str | Path, progress: Any = None) -> t
     except RagError as err:
         warn(err)
         return documents_view(index_dir)
-    gr.Info(render.esc(f"Document removed; the index now holds {report.documents}."))
+    gr.Info(
+        render.esc(f"Document removed. The index now holds {report.documents} document{'' if report.documents == 1 else 's'}.")
+    )
     return documents_view(index_dir)
+
+
+def _only_document(doc_id: str, index_dir: str | Path) -> bool:
+    """True when ``doc_id`` is the index's last document (rag cannot build an empty index, and
+    would delete the uploaded copy before failing)."""
+    try:
+        rows = document_rows(index_dir)
+    except RagError:
+        return False
+    return [r["id"] for r in rows] == [doc_id]
 
 
 def _file_path(f: Any) -> str:
@@ -215,7 +239,7 @@ def _file_path(f: Any) -> str:
     return str(getattr(f, "path", None) or getattr(f, "name", f))
 
 
-def _step(progress: Any, fraction: float, desc: str) -> None:
+def _step(progress: Any, fraction: float | None, desc: str) -> None:
     if progress is not None:
         progress(fraction, desc=desc)
 

@@ -1,0 +1,87 @@
+"""Smoke runs of the benchmarks (tiny corpora) into a temporary results folder."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import EVAL, ROOT
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (EVAL / "multihop_rag" / "corpus.json").exists(), reason="needs ../shared/eval beside the checkout"),
+]
+
+SPEED_FIGURES = {
+    "full build vs bare encode of its chunk texts",
+    "incremental build (+1 article) vs full build",
+    "unchanged rebuild",
+    "warm answer p50 vs bare query encode p50",
+    "warm answer p95 vs bare query encode p95",
+    "cold `rag ask` vs bare model-load process",
+    "peak RSS answering (`rag ask --batch`)",
+    "index size on disk (du)",
+}
+QUALITY_FIGURES = {
+    "MultiHop-RAG Hits@10 (hybrid)",
+    "MultiHop-RAG Hits@4 (hybrid)",
+    "MultiHop-RAG MRR@10 (hybrid)",
+    "MultiHop-RAG null-query abstention (hybrid)",
+    "article P@1",
+    "article R@3",
+    "article abstention",
+    "article false_abstentions",
+}
+
+
+def _run(module: str, out: Path) -> dict:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--smoke", "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    kind = module.rsplit(".", 1)[1]
+    return json.loads((out / f"{kind}_smoke.json").read_text("utf-8"))
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _check_figures(results: dict, expected: set[str]) -> None:
+    figures = {f["name"]: f for f in results["figures"]}
+    assert expected <= set(figures)
+    for f in figures.values():
+        assert _is_number(f["value"]), f
+        assert (f["goal"] is None) == (f["pass"] is None), f
+        assert f["pass"] in (True, False, None), f
+
+
+def test_speed_smoke(tmp_path: Path) -> None:
+    results = _run("benchmarks.speed", tmp_path)
+    assert results["smoke"] is True
+    _check_figures(results, SPEED_FIGURES)
+    builds = results["measurements"]["builds"]
+    assert builds["incremental"]["added"] == 1 and builds["unchanged"]["changed"] is False
+    assert results["measurements"]["memory"]["answers"] == results["measurements"]["memory"]["questions"]
+    assert "## Speed" in (tmp_path / "RESULTS_smoke.md").read_text("utf-8")
+
+
+def test_quality_smoke(tmp_path: Path) -> None:
+    results = _run("benchmarks.quality", tmp_path)
+    _check_figures(results, QUALITY_FIGURES)
+    modes = results["multihop"]["modes"]
+    assert set(modes) == {"hybrid", "dense", "bm25"}
+    for mode in modes.values():
+        assert mode["queries"] > 0
+        assert all(_is_number(mode[k]) for k in ("Hits@10", "Hits@4", "MRR@10"))
+    for mode in results["article"]["retrieval"].values():
+        assert _is_number(mode["P@1"]) and _is_number(mode["R@3"])
+    assert "## Quality" in (tmp_path / "RESULTS_smoke.md").read_text("utf-8")
