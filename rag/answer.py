@@ -86,14 +86,11 @@ def rank_sentences(
 def lexical_overlap(loaded: Loaded, query: str, texts: Sequence[str]) -> np.ndarray:
     """Per text, the IDF-weighted share of the query's terms it contains (0..1)."""
     terms = set(query_tokens(query))
-    weights = {t: loaded.idf.get(t, max(loaded.idf.values(), default=1.0)) for t in terms}
+    weights = {t: loaded.idf.get(t, loaded.max_idf) for t in terms}
     total = sum(weights.values())
     if not total:
         return np.zeros(len(texts), np.float32)
-    from .build import tokenize_for_bm25
-
-    tokens = tokenize_for_bm25(list(texts), return_ids=False) if texts else []
-    return np.array([sum(weights[t] for t in terms & set(toks)) / total for toks in tokens], np.float32)
+    return np.array([sum(weights[t] for t in terms.intersection(query_tokens(text))) / total for text in texts], np.float32)
 
 
 def compose(loaded: Loaded, question: str, query: str, ranked: list[_Scored], opts: AnswerOptions) -> dict[str, Any]:

@@ -6,6 +6,7 @@ vectors from the current index; only new or changed documents are embedded.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -114,8 +115,7 @@ def build_index(
         emb = embedder or SentenceTransformerEmbedder(opts.model, opts.batch_size, opts.progress)
         settings = _settings(opts, emb)
         old_settings = old.manifest.get("settings", {}) if old is not None else {}
-        # Vectors are reusable when model and chunking match; BM25 is rebuilt on every write anyway.
-        reusable = old if old is not None and _embedding_settings(old_settings) == _embedding_settings(settings) else None
+        reusable = _reusable(old, settings, emb)
         old_ids = {d.key: d.id for d in reusable.docs} if reusable else {}
         new_ids = {d.key: d.id for d in docs}
         counts = _diff(old_ids, new_ids)
@@ -147,6 +147,18 @@ def _previous(index_dir: Path) -> store.IndexData | None:
         return store.load(index_dir)
     except (IndexNotFoundError, IndexMismatchError, IndexCorruptError):
         return None  # nothing reusable: a full build replaces it
+
+
+def _reusable(old: store.IndexData | None, settings: dict[str, Any], emb: Embedder) -> store.IndexData | None:
+    """The previous index when its vectors came from this model with these chunking settings
+    (BM25 is rebuilt on every write anyway), else None: everything is embedded again."""
+    if old is None or _embedding_settings(old.manifest.get("settings", {})) != _embedding_settings(settings):
+        return None
+    try:
+        store.check_model(old.manifest, emb.name, emb.weights_sha256, old.version)
+    except IndexMismatchError:
+        return None  # a manifest whose model block disagrees with its settings
+    return old
 
 
 def _settings(opts: BuildOptions, emb: Embedder) -> dict[str, Any]:
@@ -273,10 +285,25 @@ def _split_and_chunk(doc: Document, emb: Embedder, opts: BuildOptions) -> tuple[
 def tokenize_for_bm25(texts: Sequence[str], return_ids: bool = True) -> Any:
     """bm25s tokens (English stop words removed, Snowball-stemmed) for chunk texts or queries."""
     import bm25s
+
+    return bm25s.tokenize(
+        list(texts), stopwords=list(_stopwords()), stemmer=_stemmer(), return_ids=return_ids, show_progress=False
+    )
+
+
+_WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
-    stopwords = [*STOPWORDS_EN, *QUESTION_WORDS]
-    return bm25s.tokenize(list(texts), stopwords=stopwords, stemmer=_stemmer(), return_ids=return_ids, show_progress=False)
+    return frozenset([*STOPWORDS_EN, *QUESTION_WORDS])
+
+
+def terms(text: str) -> list[str]:
+    """The same terms :func:`tokenize_for_bm25` gives, for one text, without its per-call overhead."""
+    return _stemmer().stemWords([w for w in _WORD.findall(text.lower()) if w not in _stopwords()])
 
 
 @lru_cache(maxsize=1)

@@ -17,10 +17,13 @@ def pack(counts: Sequence[int], budget: int, overlap: int) -> list[tuple[int, in
     """Group consecutive items into ``[first, last)`` ranges whose counts sum to <= ``budget``.
 
     A single item over budget forms its own range. Consecutive ranges share trailing items
-    worth at most ``overlap``; every range starts after the previous one's start.
+    worth at most ``overlap``, and only as many as leave room for the next new item: every
+    range starts and ends after the previous one (none is a mere repeat of shared items).
 
     >>> pack([5, 5, 5, 5], budget=10, overlap=5)
     [(0, 2), (1, 3), (2, 4)]
+    >>> pack([1, 1, 2], budget=2, overlap=1)
+    [(0, 2), (2, 3)]
     """
     ranges: list[tuple[int, int]] = []
     first, n = 0, len(counts)
@@ -33,7 +36,8 @@ def pack(counts: Sequence[int], budget: int, overlap: int) -> list[tuple[int, in
         if last >= n:
             break
         nxt, carried = last, 0
-        while nxt - 1 > first and carried + counts[nxt - 1] <= overlap:
+        room = min(overlap, budget - counts[last])
+        while nxt - 1 > first and carried + counts[nxt - 1] <= room:
             nxt -= 1
             carried += counts[nxt]
         first = nxt
@@ -47,33 +51,52 @@ def chunk_sentences(
     overlap_tokens: int,
     fits: Callable[[Sequence[str]], list[bool]] | None = None,
 ) -> list[Chunk]:
-    """Chunks of one document's sentences.
+    """Chunks of one document's sentences, each at most ``chunk_tokens`` tokens (measured on the
+    chunk's own text) unless it is a single sentence.
 
     ``fits`` (optional) takes chunk texts and says which the embedding model can take whole;
-    the others are split again, halving their token budget, until all fit.
+    chunks over either limit are split again, halving their token budget, until all fit.
     """
     counts = [count_tokens(s.text) + 1 for s in sentences]
     ranges = pack(counts, chunk_tokens, overlap_tokens)
-    if fits is not None:
-        ranges = _fit(ranges, counts, sentences, doc, overlap_tokens, fits)
+
+    def take(texts: Sequence[str]) -> list[bool]:
+        # Sentence counts (+1 for the space between) are an estimate: the joined text decides.
+        within = [count_tokens(t) <= chunk_tokens for t in texts]
+        return [w and ok for w, ok in zip(within, fits(texts))] if fits is not None else within
+
+    ranges = _fit(ranges, counts, sentences, doc, overlap_tokens, take)
     return [_chunk(doc, sentences, a, b, sum(counts[a:b])) for a, b in ranges]
 
 
 def _fit(ranges, counts, sentences, doc, overlap, fits):  # type: ignore[no-untyped-def]
-    """Re-pack ranges the model cannot take whole (rare: only token-dense text)."""
+    """Re-pack ranges that ``fits`` rejects (rare: token-dense text, odd whitespace)."""
     out: list[tuple[int, int]] = []
     pending = list(ranges)
     while pending:
-        verdicts = fits([_text(doc, sentences, a, b) for a, b in pending])
+        verdicts = iter(fits([_text(doc, sentences, a, b) for a, b in pending if b - a > 1]))
         retry: list[tuple[int, int]] = []
-        for (a, b), ok in zip(pending, verdicts):
-            if ok or b - a == 1:
+        for a, b in pending:
+            if b - a == 1 or next(verdicts):
                 out.append((a, b))
             else:
                 budget = max(1, sum(counts[a:b]) // 2)
                 retry.extend((a + x, a + y) for x, y in pack(counts[a:b], budget, min(overlap, budget // 2)))
         pending = retry
-    return sorted(set(out))
+    return _drop_contained(out)
+
+
+def _drop_contained(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted ranges without those lying inside another (re-packing can leave such repeats).
+
+    >>> _drop_contained([(2, 4), (0, 3), (2, 3), (0, 3)])
+    [(0, 3), (2, 4)]
+    """
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(set(ranges), key=lambda r: (r[0], -r[1])):
+        if not out or b > out[-1][1]:
+            out.append((a, b))
+    return out
 
 
 def _text(doc: Document, sentences: Sequence[Sentence], first: int, last: int) -> str:

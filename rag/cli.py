@@ -45,8 +45,8 @@ def _parser() -> argparse.ArgumentParser:
 
     build = sub.add_parser("build", help="index documents (incremental); no paths = the bundled corpus")
     build.add_argument("paths", nargs="*", help="files or folders (.txt .md .html .pdf .json .jsonl)")
-    build.add_argument("--chunk-tokens", type=int, help="chunk size in cl100k tokens (default 160)")
-    build.add_argument("--overlap-tokens", type=int, help="overlap between chunks in tokens (default 32)")
+    build.add_argument("--chunk-tokens", type=int, help="chunk size in cl100k tokens (default 210)")
+    build.add_argument("--overlap-tokens", type=int, help="overlap between chunks in tokens (default 40)")
     build.add_argument("--model", help="sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2)")
     build.set_defaults(func=cmd_build)
 

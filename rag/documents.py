@@ -23,7 +23,7 @@ RECORD_TYPES = {".json", ".jsonl"}
 SUPPORTED = TEXT_TYPES | HTML_TYPES | RECORD_TYPES | {".pdf"}
 
 _DATE_HEADER = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\s+", re.IGNORECASE)
-_MD_TITLE = re.compile(r"\A\s*#\s+(.+?)\s*$", re.MULTILINE)
+_MD_TITLE = re.compile(r"\A\s*#[ \t]+(\S[^\n]*)")  # no nested quantifiers: linear on any input
 _TEXT_FIELDS = ("body", "text", "content")
 _DATE_FIELDS = ("published_at", "date")
 
@@ -40,8 +40,9 @@ def make_document(key: str, text: str, title: str = "", **meta: str) -> Document
     >>> make_document("a.txt", "date 2024-01-01 Hello.").date
     '2024-01-01'
     """
+    text, title = storable(text), storable(title or "")
     body_start = 0
-    date = meta.pop("date", "") or ""
+    date = storable(str(meta.pop("date", "") or ""))
     header = _DATE_HEADER.match(text)
     if header:
         date = date or header.group(1)
@@ -49,7 +50,7 @@ def make_document(key: str, text: str, title: str = "", **meta: str) -> Document
     if not text[body_start:].strip():
         raise DocumentError(f"{key}: document is empty")
     title = (title or "").strip() or _title_from_key(key)
-    clean = {k: str(v or "") for k, v in meta.items()}
+    clean = {k: storable(str(v or "")) for k, v in meta.items()}
     doc_id = document_id(text, title=title, date=date, **clean)
     return Document(id=doc_id, key=key, text=text, title=title, date=date, body_start=body_start, **clean)
 
@@ -101,23 +102,29 @@ def read_file(path: Path) -> list[Document]:
     """All documents in one file (one for text/HTML/PDF, one per record for JSON)."""
     suffix = path.suffix.lower()
     key = str(path)
+    if storable(key) != key:  # undecodable bytes in the name (kept by Python as surrogates)
+        raise DocumentError(f"{storable(key)}: the file name is not valid UTF-8; rename the file")
     if suffix not in SUPPORTED:
         raise DocumentError(f"{path}: unsupported file type {suffix or '(none)'}; use {', '.join(sorted(SUPPORTED))}")
     if suffix == ".pdf":
         return [make_document(key, _pdf_text(path), source=key)]
-    text = decode(path.read_bytes(), path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise DocumentError(f"{path}: cannot be read ({err.strerror or err})") from None
+    text = decode(data, path)
     if suffix in HTML_TYPES:
         body, title = html_text(text)
         return [make_document(key, body, title, source=key)]
     if suffix in RECORD_TYPES:
         return read_records(path, text)
-    match = _MD_TITLE.search(text) if suffix != ".txt" else None
-    return [make_document(key, text, match.group(1) if match else "", source=key)]
+    match = _MD_TITLE.match(text) if suffix != ".txt" else None
+    return [make_document(key, text, match.group(1).strip() if match else "", source=key)]
 
 
 def decode(data: bytes, path: Path | str) -> str:
-    """UTF-8 text of a file; binary or non-UTF-8 content raises DocumentError."""
-    if b"\x00" in data[:8192]:
+    """UTF-8 text of a file; binary (any NUL byte) or non-UTF-8 content raises DocumentError."""
+    if b"\x00" in data:
         raise DocumentError(f"{path}: looks like a binary file, not text")
     try:
         return data.decode("utf-8-sig")
@@ -169,16 +176,34 @@ def read_records(path: Path, text: str) -> list[Document]:
 def _record_document(key: str, record: Any) -> Document | None:
     if not isinstance(record, dict):
         return None
-    text = next((record[f] for f in _TEXT_FIELDS if isinstance(record.get(f), str)), "")
+    text = _field(next((record[f] for f in _TEXT_FIELDS if isinstance(record.get(f), str)), ""))
     if not text.strip():
         return None
-    date = next((str(record[f]) for f in _DATE_FIELDS if record.get(f)), "")
+    date = next((_field(record[f]) for f in _DATE_FIELDS if record.get(f)), "")
     return make_document(
         key,
         text,
-        str(record.get("title") or ""),
+        _field(record.get("title")),
         date=date[:10] if re.match(r"\d{4}-\d{2}-\d{2}", date) else date,
-        source=str(record.get("source") or record.get("url") or key),
-        url=str(record.get("url") or ""),
-        author=str(record.get("author") or ""),
+        source=_field(record.get("source") or record.get("url") or key),
+        url=_field(record.get("url")),
+        author=_field(record.get("author")),
     )
+
+
+def _field(value: Any) -> str:
+    return str(value or "")
+
+
+def storable(text: str) -> str:
+    """``text`` with lone surrogates (from JSON escapes like ``"\\ud800"``) replaced by U+FFFD,
+    so it can be encoded as UTF-8, tokenized and saved.
+
+    >>> storable("ok \\ud800") == "ok \\ufffd"
+    True
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text

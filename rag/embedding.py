@@ -80,7 +80,11 @@ def resolve_model(model: str) -> tuple[str, str]:
 
 
 class SentenceTransformerEmbedder(Embedder):
-    """A sentence-transformers model, loaded on first use, on the CPU unless told otherwise."""
+    """A sentence-transformers model, loaded on first use, on the CPU unless told otherwise.
+
+    Only local models are used (the bundled one, a folder, or the Hugging Face cache): a name
+    that would need a download raises ModelError at once instead of reaching the network.
+    """
 
     def __init__(self, model: str = BUNDLED_MODEL, batch_size: int = 32, progress: bool = False, device: str = "cpu"):
         self.name = BUNDLED_MODEL if model == "all-MiniLM-L6-v2" else model
@@ -98,9 +102,13 @@ class SentenceTransformerEmbedder(Embedder):
                 from transformers.utils import logging as hf_logging
 
                 hf_logging.disable_progress_bar()
-                self._model = SentenceTransformer(self._path, device=self.device)
+                # Never download at run time: a model must be bundled, a local folder or already cached.
+                self._model = SentenceTransformer(self._path, device=self.device, local_files_only=True)
             except (OSError, ValueError) as err:
-                raise ModelError(f"cannot load model {self.name!r}: {str(err).splitlines()[0]}") from None
+                raise ModelError(
+                    f"cannot load model {self.name!r} ({str(err).splitlines()[0][:200]}); rag never downloads models: "
+                    "give a local model folder, or rebuild the index with the bundled model (`rag build ...`)"
+                ) from None
         return self._model
 
     @property

@@ -7,9 +7,11 @@ so every change is an ordinary incremental :func:`rag.build_index` over the same
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,13 +20,14 @@ import numpy as np
 
 from . import store
 from .build import build_index
-from .documents import SUPPORTED
-from .errors import DocumentError, IndexNotFoundError, InputError
+from .documents import SUPPORTED, read_file
+from .errors import BuildError, DocumentError, IndexNotFoundError, InputError, RagError
 from .records import BuildReport
 
 UPLOADS = "uploads"
 EXCLUDED = "excluded.json"
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_NAME_BYTES = 200
 
 
 def index_status(index_dir: str | Path = "index") -> dict[str, Any]:
@@ -60,34 +63,64 @@ def list_documents(index_dir: str | Path = "index") -> list[dict[str, Any]]:
 def safe_name(name: str) -> str:
     """A plain file name from an uploaded name: no folders, no traversal, no hidden files.
 
-    >>> safe_name("../../etc/passwd.txt")
-    'passwd.txt'
+    >>> safe_name("../../etc/passwd.txt"), safe_name("..\\\\..\\\\x.md")
+    ('passwd.txt', 'x.md')
     """
     base = re.split(r"[\\/]", name)[-1]
     base = re.sub(r"[^\w.\- ]+", "_", base).strip(" .")
-    if not base or Path(base).suffix.lower() not in SUPPORTED:
+    suffix = Path(base).suffix.lower()
+    if not base or suffix not in SUPPORTED:
         raise DocumentError(f"{name!r}: unsupported upload; use {', '.join(sorted(SUPPORTED))}")
+    if len(base.encode("utf-8")) > MAX_NAME_BYTES:  # file systems refuse names over 255 bytes
+        base = base[: MAX_NAME_BYTES // 4] + suffix
     return base
 
 
 def add_documents(files: Iterable[str | Path], index_dir: str | Path = "index", **options: Any) -> BuildReport:
     """Copy files into the index's uploads folder and update the index incrementally.
 
-    Names are sanitised (``../../x.txt`` becomes ``x.txt``); files over 50 MB are refused.
+    Names are sanitised (``../../x.txt`` becomes ``x.txt``). A file that is missing, over
+    50 MB, unsupported or unreadable raises DocumentError before anything is copied; when the
+    rebuild fails the new copies are removed again, so the index and its uploads are unchanged.
     """
     index_path = Path(index_dir)
-    uploads = index_path / UPLOADS
-    uploads.mkdir(parents=True, exist_ok=True)
-    for f in files:
-        src = Path(f)
-        if not src.is_file():
-            raise DocumentError(f"{src}: no such file")
-        if src.stat().st_size > MAX_UPLOAD_BYTES:
-            raise DocumentError(f"{src.name}: larger than the {MAX_UPLOAD_BYTES // 2**20} MB upload limit")
-        target = uploads / safe_name(src.name)
-        shutil.copyfile(src, target)
-        _excluded_write(index_path, _excluded(index_path) - {str(target.resolve())})
-    return rebuild(index_path, **options)
+    plan = [(Path(f), safe_name(Path(f).name)) for f in files]
+    for src, _ in plan:
+        _check_upload(src)
+    created = _copy_uploads(plan, index_path / UPLOADS)
+    try:
+        _excluded_write(index_path, _excluded(index_path) - {str((index_path / UPLOADS / n).resolve()) for _, n in plan})
+        return rebuild(index_path, **options)
+    except RagError:
+        _remove(created)
+        raise
+
+
+def _check_upload(src: Path) -> None:
+    """Raise DocumentError unless ``src`` is a readable, supported document within the size limit."""
+    if not src.is_file():
+        raise DocumentError(f"{src}: no such file")
+    if src.stat().st_size > MAX_UPLOAD_BYTES:
+        raise DocumentError(f"{src.name}: larger than the {MAX_UPLOAD_BYTES // 2**20} MB upload limit")
+    read_file(src)  # unsupported, binary, not UTF-8 or empty: refused now, not skipped at every rebuild
+
+
+def _copy_uploads(plan: list[tuple[Path, str]], uploads: Path) -> list[Path]:
+    """Copy each ``(source, name)`` into ``uploads``; returns the files that did not exist before."""
+    created: list[Path] = []
+    try:
+        uploads.mkdir(parents=True, exist_ok=True)
+        for src, name in plan:
+            target = uploads / name
+            if not target.exists():
+                created.append(target)
+            shutil.copyfile(src, target)
+    except OSError as err:
+        _remove(created)
+        raise BuildError(
+            f"cannot store the upload in {uploads} ({err.strerror or err}): free disk space or fix permissions"
+        ) from None
+    return created
 
 
 def remove_document(doc_id: str, index_dir: str | Path = "index", **options: Any) -> BuildReport:
@@ -129,6 +162,20 @@ def _excluded(index_path: Path) -> set[str]:
 
 
 def _excluded_write(index_path: Path, keys: set[str]) -> None:
-    tmp = index_path / f".{EXCLUDED}.tmp"
-    tmp.write_text(json.dumps(sorted(keys), indent=1), "utf-8")
-    tmp.replace(index_path / EXCLUDED)
+    if keys == _excluded(index_path):
+        return
+    tmp = index_path / f".{EXCLUDED}.{uuid.uuid4().hex[:6]}.tmp"
+    try:
+        tmp.write_text(json.dumps(sorted(keys), indent=1), "utf-8")
+        tmp.replace(index_path / EXCLUDED)
+    except OSError as err:
+        _remove([tmp])
+        raise BuildError(
+            f"cannot write {index_path / EXCLUDED} ({err.strerror or err}): free disk space or fix permissions"
+        ) from None
+
+
+def _remove(paths: Iterable[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)

@@ -17,7 +17,7 @@ import numpy as np
 from . import store
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import EmptyQuestionError
-from .query import Query, parse_query
+from .query import Query, dates, parse_query
 from .records import Hit, Sentence
 from .settings import AnswerOptions, make_options
 
@@ -41,6 +41,7 @@ class Loaded:
     data: store.IndexData
     embedder: Embedder
     idf: dict[str, float]
+    max_idf: float = 1.0
     sources: list[tuple[re.Pattern[str], np.ndarray]] = field(default_factory=list)
     sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     chunk_bounds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -50,9 +51,10 @@ class Loaded:
     def create(cls, data: store.IndexData, embedder: Embedder) -> Loaded:
         # reduceat over interleaved [first, last) bounds gives each chunk's best sentence at once.
         bounds = data.chunks[:, 1:3].astype(np.int64).ravel()
+        idf = _idf(data.bm25)
         dates = np.array([d.date[:10] for d in data.docs], dtype="U10")
         return cls(
-            data, embedder, _idf(data.bm25), _source_patterns(data),
+            data, embedder, idf, max(idf.values(), default=1.0), _source_patterns(data),
             np.vstack([data.sentence_vectors.astype(np.float32), np.zeros((1, data.sentence_vectors.shape[1]), np.float32)]),
             bounds, dates[data.chunks[:, 0]] if len(data.chunks) else dates[:0],
         )  # fmt: skip
@@ -121,9 +123,10 @@ def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
 
 
 def query_tokens(text: str) -> list[str]:
-    from .build import tokenize_for_bm25
+    """BM25 terms of a query (stemmed, stop and question words removed)."""
+    from .build import terms
 
-    return tokenize_for_bm25([text], return_ids=False)[0] if text.strip() else []
+    return terms(text)
 
 
 def rank_chunks(
@@ -142,16 +145,23 @@ def rank_chunks(
         scores = _dense_chunks(loaded, qvecs[0], candidates) if mode == "dense" else _bm25(loaded, query.text)
         top = np.argsort(-scores, kind="stable")[:candidates]
         return top, scores[top]
-    fused = _hybrid(loaded, query.text, qvecs[0])
+    fused = _hybrid(loaded, query.text, qvecs[0]) + _metadata(loaded, query.text)
     if query.clauses:
         parts = np.stack([_hybrid(loaded, c, v) for c, v in zip(query.clauses, qvecs[1:])])
-        fused += CLAUSE_WEIGHT * (parts / np.maximum(parts.max(axis=1, keepdims=True), 1e-9)).max(axis=0)
-    for pattern, mask in loaded.sources:
-        if pattern.search(query.text):
-            fused += SOURCE_BOOST * mask
-    for day in query.dates:
-        fused += DATE_BOOST * (loaded.chunk_dates == day)
+        parts /= np.maximum(parts.max(axis=1, keepdims=True), 1e-9)
+        fused += CLAUSE_WEIGHT * parts.max(axis=0)
     return _diversify(data, fused, candidates)
+
+
+def _metadata(loaded: Loaded, text: str) -> np.ndarray:
+    """Boosts for chunks of outlets and publication dates named in ``text``."""
+    boost = np.zeros(len(loaded.chunk_dates), np.float32)
+    for pattern, mask in loaded.sources:
+        if pattern.search(text):
+            boost += SOURCE_BOOST * mask
+    for day in dates(text):
+        boost += DATE_BOOST * (loaded.chunk_dates == day)
+    return boost
 
 
 def _hybrid(loaded: Loaded, text: str, qvec: np.ndarray) -> np.ndarray:

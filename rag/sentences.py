@@ -7,9 +7,12 @@ whitespace so that every piece can be embedded whole.
 
 from __future__ import annotations
 
+import ctypes
 import re
 from collections.abc import Callable
 from functools import lru_cache
+
+import numpy as np
 
 from .records import Document, Sentence
 
@@ -27,29 +30,85 @@ def encoding():  # type: ignore[no-untyped-def]
         return tiktoken.get_encoding("cl100k_base")
 
 
+TOKEN_PIECE_CHARS = 100_000
+"""Longer texts are counted in pieces: tiktoken's regex fails on whitespace runs near a million characters."""
+
+
 def count_tokens(text: str) -> int:
-    """Number of cl100k_base tokens in ``text``."""
-    return len(encoding().encode(text, disallowed_special=()))
+    """Number of cl100k_base tokens in ``text`` (a close estimate beyond TOKEN_PIECE_CHARS characters)."""
+    enc = encoding()
+    if len(text) <= TOKEN_PIECE_CHARS:
+        return len(enc.encode(text, disallowed_special=()))
+    pieces = (text[i : i + TOKEN_PIECE_CHARS] for i in range(0, len(text), TOKEN_PIECE_CHARS))
+    return sum(len(enc.encode(piece, disallowed_special=())) for piece in pieces)
 
 
 def split_sentences(doc: Document, max_tokens: int = 96) -> list[Sentence]:
     """Sentences of ``doc`` after its header, in order, none empty, none over ``max_tokens``.
 
+    Every non-space character of the body lies in exactly one sentence; time and memory are
+    linear in the text's length (paragraphs go to blingfire in bounded blocks).
+
     >>> from rag.documents import make_document
     >>> [s.text for s in split_sentences(make_document("a.txt", "date 2024-01-01 One. Two."))]
     ['One.', 'Two.']
     """
-    import blingfire
-
     spans: list[tuple[int, int]] = []
     for para_start, para_end in paragraphs(doc.text, doc.body_start):
-        _, offsets = blingfire.text_to_sentences_and_offsets(doc.text[para_start:para_end])
-        for start, end in offsets:
-            trimmed = _trim(doc.text, para_start + start, para_start + end)
-            if trimmed:
-                spans.extend(_cut(doc.text, trimmed[0], trimmed[1], max_tokens))
-    spans = _cover_gaps(doc.text, doc.body_start, spans)
-    return [Sentence(doc.id, a, b, doc.text[a:b]) for a, b in spans]
+        for block_start, block_end in _blocks(doc.text, para_start, para_end):
+            for start, end in sentence_offsets(doc.text[block_start:block_end]):
+                if trimmed := _trim(doc.text, block_start + start, block_start + end):
+                    spans.append(trimmed)
+    pieces = [p for a, b in _cover_gaps(doc.text, doc.body_start, spans) for p in _cut(doc.text, a, b, max_tokens)]
+    return [Sentence(doc.id, a, b, doc.text[a:b]) for a, b in pieces]
+
+
+MAX_BLOCK_CHARS = 1 << 16
+"""Longer paragraphs are given to blingfire in blocks of at most this many characters."""
+
+
+def _blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """``text[start:end]`` in blocks of at most MAX_BLOCK_CHARS, cut after a full stop, a line
+    break or a space in each block's second half (anywhere when there is none)."""
+    out = []
+    while end - start > MAX_BLOCK_CHARS:
+        half, limit = start + MAX_BLOCK_CHARS // 2, start + MAX_BLOCK_CHARS
+        found = (text.rfind(sep, half, limit) for sep in (". ", "\n", " "))
+        cut = next((i + 1 for i in found if i >= 0), limit)
+        out.append((start, cut))
+        start = cut
+    out.append((start, end))
+    return out
+
+
+def sentence_offsets(text: str) -> list[tuple[int, int]]:
+    """blingfire's sentence ``(start, end)`` character offsets in ``text`` (may include spaces).
+
+    Calls blingfire's C function directly and maps its UTF-8 byte offsets to characters
+    with numpy: blingfire's own wrapper does that in a per-byte Python loop (slow) and
+    fails on empty text.
+
+    >>> sentence_offsets("Hello there. Bye.")
+    [(0, 12), (13, 17)]
+    """
+    import blingfire
+
+    data = text.encode("utf-8", "surrogatepass")
+    if not data.strip():
+        return []
+    size = 2 * len(data) + 1
+    out = ctypes.create_string_buffer(size)
+    starts, ends = (ctypes.c_int32 * size)(), (ctypes.c_int32 * size)()
+    n_bytes = blingfire.blingfire.TextToSentencesWithOffsets(
+        ctypes.c_char_p(data), ctypes.c_int(len(data)), ctypes.byref(out), ctypes.byref(starts), ctypes.byref(ends), size
+    )
+    if not 0 < n_bytes <= size:
+        return []
+    count = out.raw[: n_bytes - 1].count(b"\n") + 1
+    first, last = np.ctypeslib.as_array(starts)[:count], np.ctypeslib.as_array(ends)[:count]
+    valid = (first >= 0) & (first <= last) & (last < len(data))
+    char_of_byte = np.cumsum((np.frombuffer(data, np.uint8) & 0xC0) != 0x80) - 1
+    return list(zip(char_of_byte[first[valid]].tolist(), (char_of_byte[last[valid]] + 1).tolist()))
 
 
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
@@ -85,10 +144,9 @@ def _cover_gaps(text: str, body_start: int, spans: list[tuple[int, int]]) -> lis
     for start, end in sorted(spans):
         if start > cursor and (gap := _trim(text, cursor, start)):
             out.append(gap)
-        start = max(start, cursor)
-        if start < end:
-            out.append((start, end))
-            cursor = end
+        if span := _trim(text, max(start, cursor), end):  # overlapping spans are clipped
+            out.append(span)
+            cursor = span[1]
     if tail := _trim(text, cursor, len(text)):
         out.append(tail)
     return out

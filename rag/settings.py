@@ -34,8 +34,8 @@ class BuildOptions:
     """
 
     model: str = BUNDLED_MODEL
-    chunk_tokens: int = 160
-    overlap_tokens: int = 32
+    chunk_tokens: int = 210
+    overlap_tokens: int = 40
     max_sentence_tokens: int = 96
     batch_size: int = 32
     progress: bool = True

@@ -18,9 +18,12 @@ readers that loaded the old manifest keep a consistent old version. No pickle an
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
+import re
+import shlex
 import shutil
 import time
 import uuid
@@ -31,12 +34,17 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BuildError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from .errors import BuildError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
 from .records import Document
 from .settings import FORMAT_VERSION
 
 MANIFEST = "manifest.json"
 DATA_FILES = ("documents.jsonl", "sentences.npy", "chunks.npy", "chunks.faiss", "sentence_vectors.npy")
+BM25_FILES = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", "params.index.json", "vocab.index.json")
+REQUIRED_FILES = (*DATA_FILES, *(f"bm25/{name}" for name in BM25_FILES))
+VERSION_NAME = re.compile(r"v-[\w.-]+")
+"""A version folder's name: ``v-<time>-<rand>`` (never a path)."""
+LOAD_ATTEMPTS = 3
 
 
 @dataclass
@@ -63,39 +71,101 @@ class IndexData:
 
 
 def read_manifest(index_dir: str | Path) -> dict[str, Any]:
+    """The index's manifest, checked for format version and shape (not yet against the files)."""
     path = Path(index_dir) / MANIFEST
     if not path.exists():
         raise IndexNotFoundError(f"no index at {index_dir}: run `rag build` first")
     try:
         manifest = json.loads(path.read_text("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
-        raise IndexCorruptError(f"{path} is unreadable ({err}): rebuild with `rag build`") from None
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
-        found = manifest.get("format_version") if isinstance(manifest, dict) else None
+    except (ValueError, OSError) as err:  # invalid JSON or UTF-8, unreadable file
+        raise IndexCorruptError(f"{path} is unreadable ({_one_line(err)}): {rebuild_hint(index_dir)}") from None
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"{path} is not an index manifest: {rebuild_hint(index_dir)}")
+    if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
-            f"index at {index_dir} has format version {found}, this rag reads {FORMAT_VERSION}: rebuild with `rag build`"
+            f"index at {index_dir} has format version {manifest.get('format_version')}, this rag reads "
+            f"{FORMAT_VERSION}: {rebuild_hint(index_dir, manifest)}"
         )
+    if problem := _manifest_problem(manifest):
+        raise IndexCorruptError(f"{path} is damaged ({problem}): {rebuild_hint(index_dir, manifest)}")
     return manifest
 
 
+def _manifest_problem(manifest: dict[str, Any]) -> str:
+    """What is wrong with a manifest's fields ("" when nothing is)."""
+    data_dir, files, model, counts = (manifest.get(k) for k in ("data_dir", "files", "model", "counts"))
+    if not isinstance(data_dir, str) or not VERSION_NAME.fullmatch(data_dir):
+        return "no valid data_dir"
+    if not isinstance(files, dict) or not all(
+        isinstance(v, dict) and isinstance(v.get("bytes"), int) and isinstance(v.get("sha256"), str) for v in files.values()
+    ):
+        return "no valid file list"
+    if not all(name in files for name in REQUIRED_FILES):
+        return "data files missing from the file list"
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str):
+        return "no model name"
+    if not isinstance(counts, dict) or not all(isinstance(counts.get(k), int) for k in ("documents", "sentences", "chunks")):
+        return "no valid counts"
+    if not isinstance(manifest.get("documents"), dict) or not isinstance(manifest.get("paths", []), list):
+        return "no valid document list"
+    return ""
+
+
+def rebuild_hint(index_dir: str | Path, manifest: dict[str, Any] | None = None) -> str:
+    """What to run to replace a damaged or outdated index, naming its sources when known.
+
+    >>> rebuild_hint("idx", {"paths": ["/docs"]})
+    'rebuild it with `rag build /docs --index idx`'
+    """
+    paths = manifest.get("paths") if isinstance(manifest, dict) else None
+    if isinstance(paths, list) and paths and all(isinstance(p, str) for p in paths):
+        shown = " ".join(shlex.quote(p) for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
+    else:
+        shown = "YOUR-DOCUMENTS"
+    return f"rebuild it with `rag build {shown} --index {shlex.quote(str(index_dir))}`"
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
+
+
 def check_model(manifest: dict[str, Any], name: str, weights_sha256: str, index_dir: str | Path) -> None:
-    """Raise IndexMismatchError when the index was built with another model."""
+    """Raise IndexMismatchError when the index was built with another model (or other weights)."""
     built = manifest.get("model", {})
-    same_hash = not (built.get("weights_sha256") and weights_sha256) or built["weights_sha256"] == weights_sha256
-    if built.get("name") != name or not same_hash:
-        raise IndexMismatchError(
-            f"index at {index_dir} was built with model {built.get('name')!r}, not {name!r}: "
-            f"rebuild it with `rag build --index {index_dir}` or use the same model"
-        )
+    built_hash = str(built.get("weights_sha256") or "")
+    if built.get("name") != name:
+        what = f"model {built.get('name')!r}, not {name!r}"
+    elif built_hash and weights_sha256 and built_hash != weights_sha256:
+        what = f"other weights of {name!r} (sha256 {built_hash[:12]}..., these are {weights_sha256[:12]}...)"
+    else:
+        return
+    raise IndexMismatchError(
+        f"index at {index_dir} was built with {what}: {rebuild_hint(index_dir, manifest)} with this model, or use the same model"
+    )
 
 
 def load(index_dir: str | Path) -> IndexData:
-    """Load the current index version, verifying every data file against the manifest."""
+    """Load the current index version, verifying every data file against the manifest.
+
+    A version deleted under our feet (two builds finished while we read it) is retried with
+    the newer manifest; anything else damaged raises IndexCorruptError naming the fix.
+    """
+    for attempt in range(LOAD_ATTEMPTS):
+        manifest = read_manifest(index_dir)
+        try:
+            return _load_version(index_dir, manifest)
+        except IndexCorruptError:
+            replaced = _current_version(index_dir) not in ("", manifest["data_dir"])
+            if not replaced or attempt == LOAD_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _load_version(index_dir: str | Path, manifest: dict[str, Any]) -> IndexData:
     import faiss
 
-    manifest = read_manifest(index_dir)
-    folder = Path(index_dir) / str(manifest.get("data_dir", ""))
-    _verify_files(folder, manifest)
+    folder = Path(index_dir) / manifest["data_dir"]
+    _verify_files(folder, manifest, index_dir)
     try:
         docs = [_document(json.loads(line)) for line in (folder / "documents.jsonl").read_text("utf-8").splitlines()]
         sentences = np.load(folder / "sentences.npy", allow_pickle=False)
@@ -103,11 +173,21 @@ def load(index_dir: str | Path) -> IndexData:
         vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False)
         index = faiss.read_index(str(folder / "chunks.faiss"))
         bm25 = _load_bm25(folder / "bm25")
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
-        raise IndexCorruptError(f"index at {index_dir} is damaged ({err}): rebuild with `rag build`") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, RuntimeError) as err:
+        raise IndexCorruptError(
+            f"index at {index_dir} is damaged ({_one_line(err)}): {rebuild_hint(index_dir, manifest)}"
+        ) from None
     data = IndexData(manifest, docs, sentences, chunks, index, vectors, bm25, version=folder.name)
     _check_shapes(data, index_dir)
     return data
+
+
+def _current_version(index_dir: str | Path) -> str:
+    """The data folder the manifest names now ("" when it cannot be read)."""
+    try:
+        return str(read_manifest(index_dir)["data_dir"])
+    except RagError:
+        return ""
 
 
 def _document(row: dict[str, Any]) -> Document:
@@ -120,25 +200,46 @@ def _load_bm25(folder: Path) -> Any:
     return bm25s.BM25.load(str(folder), load_corpus=False, allow_pickle=False, show_progress=False, verbosity=0)
 
 
-def _verify_files(folder: Path, manifest: dict[str, Any]) -> None:
+def _verify_files(folder: Path, manifest: dict[str, Any], index_dir: str | Path) -> None:
     from .embedding import sha256_file
 
-    for name, expected in manifest.get("files", {}).items():
+    for name, expected in manifest["files"].items():
         path = folder / name
-        if not path.exists() or path.stat().st_size != expected["bytes"] or sha256_file(path) != expected["sha256"]:
-            raise IndexCorruptError(f"index file {path} is missing or damaged: rebuild with `rag build`")
+        try:
+            intact = path.stat().st_size == expected["bytes"] and sha256_file(path) == expected["sha256"]
+        except OSError:
+            intact = False
+        if not intact:
+            raise IndexCorruptError(f"index file {path} is missing or damaged: {rebuild_hint(index_dir, manifest)}")
 
 
 def _check_shapes(data: IndexData, index_dir: str | Path) -> None:
-    n_sent, n_chunk = len(data.sentences), len(data.chunks)
-    ok = (
-        data.sentence_vectors.shape[0] == n_sent
-        and data.faiss_index.ntotal == n_chunk
-        and (n_sent == 0 or int(data.sentences[:, 0].max()) < len(data.docs))
-        and (n_chunk == 0 or int(data.chunks[:, 2].max()) <= n_sent)
-    )
-    if not ok:
-        raise IndexCorruptError(f"index at {index_dir} is inconsistent: rebuild with `rag build`")
+    """Arrays, FAISS, BM25 and documents agree with each other and with the manifest."""
+    if problem := _shape_problem(data):
+        raise IndexCorruptError(f"index at {index_dir} is inconsistent ({problem}): {rebuild_hint(index_dir, data.manifest)}")
+
+
+def _shape_problem(data: IndexData) -> str:
+    s, c, v, counts = data.sentences, data.chunks, data.sentence_vectors, data.manifest["counts"]
+    if not (s.ndim == 2 and s.shape[1] == 3 and c.ndim == 2 and c.shape[1] == 4 and v.ndim == 2):
+        return "array shapes"
+    if not (s.dtype.kind == c.dtype.kind == "i" and v.dtype.kind == "f"):
+        return "array types"
+    if (counts["documents"], counts["sentences"], counts["chunks"]) != (len(data.docs), len(s), len(c)):
+        return "counts differ from the manifest"
+    if data.manifest["documents"] != {d.key: d.id for d in data.docs}:
+        return "documents differ from the manifest"
+    if len(v) != len(s) or (len(s) and v.shape[1] != data.faiss_index.d):
+        return "sentence vectors"
+    if data.faiss_index.ntotal != len(c) or int(data.bm25.scores.get("num_docs", len(c))) != len(c):
+        return "chunk vectors or BM25 differ from the chunks"
+    if len(s) and not (s[:, 0].min() >= 0 and s[:, 0].max() < len(data.docs) and (s[:, 1] <= s[:, 2]).all()):
+        return "sentence rows"
+    if len(s) and not (s[:, 1].min() >= 0 and (s[:, 2] <= np.array([len(d.text) for d in data.docs])[s[:, 0]]).all()):
+        return "sentence offsets beyond their document"
+    if len(c) and not (c[:, 1].min() >= 0 and (c[:, 1] < c[:, 2]).all() and c[:, 2].max() <= len(s)):
+        return "chunk rows"
+    return ""
 
 
 @contextlib.contextmanager
@@ -148,7 +249,10 @@ def build_lock(index_dir: Path) -> Iterator[None]:
         index_dir.mkdir(parents=True, exist_ok=True)
         handle = open(index_dir / ".lock", "a+")
     except OSError as err:
-        raise BuildError(f"cannot write to index folder {index_dir}: {err.strerror}") from None
+        raise BuildError(
+            f"cannot write to index folder {index_dir} ({err.strerror or _one_line(err)}): "
+            "make it a writable folder or choose another with --index; the previous index is kept"
+        ) from None
     with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -160,25 +264,31 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 def save(index_dir: Path, data: IndexData) -> str:
     """Write ``data`` as a new version and swap it in; returns the version folder name.
 
-    Any failure (disk full, permissions) leaves the previous version current.
+    Replacing ``manifest.json`` is the commit point: any failure before it (disk full,
+    permissions) removes what was written, leaves the previous version current and raises
+    BuildError.
     """
     version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    tmp = index_dir / f".tmp-{version}"
+    tmp, final = index_dir / f".tmp-{version}", index_dir / version
     try:
         tmp.mkdir(parents=True)
         _write_files(tmp, data)
         manifest = dict(data.manifest, data_dir=version, files=_file_hashes(tmp))
         _fsync_tree(tmp)
-        os.rename(tmp, index_dir / version)
+        os.rename(tmp, final)
         _fsync_dir(index_dir)
-        _atomic_write(index_dir / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False))
+        _replace_manifest(index_dir, json.dumps(manifest, indent=2, ensure_ascii=False))
     except OSError as err:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for path in (tmp, final):
+            shutil.rmtree(path, ignore_errors=True)
         raise BuildError(
-            f"could not write the index to {index_dir} ({err.strerror or err}); the previous index is kept"
+            f"could not write the index to {index_dir} ({err.strerror or _one_line(err)}); the previous index is kept: "
+            "free disk space or make the folder writable, then build again"
         ) from None
+    with contextlib.suppress(OSError):  # committed: syncing the folder and clearing old versions are best effort
+        _fsync_dir(index_dir)
+        collect_garbage(index_dir, keep={version, str(manifest.get("previous", ""))})
     data.manifest, data.version = manifest, version
-    collect_garbage(index_dir, keep={version, data.manifest.get("previous", "")})
     return version
 
 
@@ -191,7 +301,10 @@ def _write_files(folder: Path, data: IndexData) -> None:
     np.save(folder / "sentences.npy", data.sentences.astype(np.int32), allow_pickle=False)
     np.save(folder / "chunks.npy", data.chunks.astype(np.int32), allow_pickle=False)
     np.save(folder / "sentence_vectors.npy", data.sentence_vectors.astype(np.float16), allow_pickle=False)
-    faiss.write_index(data.faiss_index, str(folder / "chunks.faiss"))
+    try:
+        faiss.write_index(data.faiss_index, str(folder / "chunks.faiss"))
+    except RuntimeError as err:  # faiss reports a failed write (e.g. disk full) as RuntimeError
+        raise OSError(errno.EIO, f"cannot write chunks.faiss: {_one_line(err)[:200]}") from None
     data.bm25.save(str(folder / "bm25"), allow_pickle=False, show_progress=False)
 
 
@@ -219,14 +332,19 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+def _replace_manifest(index_dir: Path, text: str) -> None:
+    """Write the manifest aside and fsync it, then atomically replace the current one."""
+    tmp = index_dir / f".{MANIFEST}.{uuid.uuid4().hex[:6]}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, index_dir / MANIFEST)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def collect_garbage(index_dir: Path, keep: set[str]) -> None:

@@ -26,7 +26,7 @@ def test_build_reports_counts_and_writes_manifest(tmp_path, corpus, fake_embedde
     assert manifest["format_version"] == 1
     assert manifest["model"] == {"name": "fake-hashing-embedder", "weights_sha256": "0" * 64, "dim": 64}
     assert manifest["token_encoding"] == "cl100k_base"
-    assert manifest["settings"]["chunk_tokens"] == 160 and manifest["settings"]["overlap_tokens"] == 32
+    assert manifest["settings"]["chunk_tokens"] == 210 and manifest["settings"]["overlap_tokens"] == 40
     assert len(manifest["documents"]) == 3 and manifest["built_at"]
     data = load(tmp_path / "idx")
     assert data.faiss_index.ntotal == report.chunks == len(data.chunks)
