@@ -199,7 +199,6 @@ def test_the_last_document_cannot_be_removed(article_index: Path, tmp_path: Path
     assert len(handlers.documents_view(index)[1]) == 1
 
 
-@pytest.mark.xfail(reason="rag.manage.rebuild catches InputError, not IndexNotFoundError, so a first upload fails", strict=False)
 def test_first_upload_creates_the_index(tmp_path: Path) -> None:
     upload = tmp_path / "zorblat.txt"
     upload.write_text(SCRIPT_DOC, "utf-8")
