@@ -55,7 +55,7 @@ def answer(question: str, index_dir: str | Path = "index", history: Sequence[Any
     chunk_ids, chunk_scores = rank_chunks(loaded, query, qvecs, opts.candidates)
     ranked = rank_sentences(loaded, query.text, qvecs[0], chunk_ids[: opts.k], chunk_scores[: opts.k])
     t3 = time.perf_counter()
-    result = compose(loaded, question, query.text, ranked, opts)
+    result = compose(loaded, text, query.text, ranked, opts)
     timings = {"load": t1 - t0, "embed": t2 - t1, "retrieve": t3 - t2, "compose": time.perf_counter() - t3}
     timings["total"] = time.perf_counter() - t0
     return Answer(**{**result, "timings": {k: round(v, 5) for k, v in timings.items()}, "notices": notices})

@@ -43,6 +43,8 @@ _FOLLOW_UP = re.compile(
 )
 MIN_WORDS_TO_SPLIT = 16
 """Shorter questions are retrieved whole: splitting only pays off for multi-part questions."""
+MAX_CLAUSES = 6
+"""Each clause costs one more embedding and scoring pass; real questions have 2-4."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def clauses(text: str) -> list[str]:
         return []
     parts = [p.strip(" ,?.") for p in _CLAUSE.split(text)]
     parts = [p for p in parts if len(p.split()) >= 4]
-    return parts if len(parts) > 1 else []
+    return parts[:MAX_CLAUSES] if len(parts) > 1 else []
 
 
 def dates(text: str) -> list[str]:

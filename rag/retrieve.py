@@ -62,20 +62,20 @@ class Loaded:
 
 _cache: dict[str, tuple[str, Loaded]] = {}
 _embedders: dict[str, Embedder] = {}
-_lock = threading.Lock()
+_embedders_lock = threading.Lock()
+_locks: dict[str, threading.Lock] = {}
 
 
 def open_index(index_dir: str | Path = "index", embedder: Embedder | None = None) -> Loaded:
     """The index at ``index_dir``, loaded once per process and reloaded when rebuilt."""
     key = str(Path(index_dir).resolve())
-    version = store.read_manifest(index_dir).get("data_dir", "")
-    cached = _cache.get(key)
-    if cached and cached[0] == version and (embedder is None or cached[1].embedder is embedder):
-        return cached[1]
-    with _lock:
-        cached = _cache.get(key)
-        if cached and cached[0] == version and (embedder is None or cached[1].embedder is embedder):
-            return cached[1]
+    cached = _current(key, index_dir, embedder)
+    if cached is not None:
+        return cached
+    with _locks.setdefault(key, threading.Lock()):  # one loader per index; others keep answering
+        cached = _current(key, index_dir, embedder)  # re-read: another thread may have loaded it
+        if cached is not None:
+            return cached
         data = store.load(index_dir)
         emb = embedder or _embedder(data.manifest["model"]["name"])
         store.check_model(data.manifest, emb.name, emb.weights_sha256, index_dir)
@@ -84,10 +84,20 @@ def open_index(index_dir: str | Path = "index", embedder: Embedder | None = None
         return loaded
 
 
+def _current(key: str, index_dir: str | Path, embedder: Embedder | None) -> Loaded | None:
+    """The cached index if it is still the version the manifest names."""
+    version = store.read_manifest(index_dir).get("data_dir", "")
+    cached = _cache.get(key)
+    if cached and cached[0] == version and (embedder is None or cached[1].embedder is embedder):
+        return cached[1]
+    return None
+
+
 def _embedder(name: str) -> Embedder:
-    if name not in _embedders:
-        _embedders[name] = SentenceTransformerEmbedder(name)
-    return _embedders[name]
+    with _embedders_lock:  # one model instance per name, shared by every index using it
+        if name not in _embedders:
+            _embedders[name] = SentenceTransformerEmbedder(name)
+        return _embedders[name]
 
 
 def _idf(bm25: Any) -> dict[str, float]:

@@ -96,10 +96,13 @@ def sentence_offsets(text: str) -> list[tuple[int, int]]:
     data = text.encode("utf-8", "surrogatepass")
     if not data.strip():
         return []
+    lib = getattr(blingfire, "blingfire", None)
+    if lib is None:  # a blingfire without the usual layout: use its own wrapper
+        return list(blingfire.text_to_sentences_and_offsets(text)[1])
     size = 2 * len(data) + 1
     out = ctypes.create_string_buffer(size)
     starts, ends = (ctypes.c_int32 * size)(), (ctypes.c_int32 * size)()
-    n_bytes = blingfire.blingfire.TextToSentencesWithOffsets(
+    n_bytes = lib.TextToSentencesWithOffsets(
         ctypes.c_char_p(data), ctypes.c_int(len(data)), ctypes.byref(out), ctypes.byref(starts), ctypes.byref(ends), size
     )
     if not 0 < n_bytes <= size:
@@ -153,29 +156,36 @@ def _cover_gaps(text: str, body_start: int, spans: list[tuple[int, int]]) -> lis
 
 
 def _cut(text: str, start: int, end: int, max_tokens: int) -> list[tuple[int, int]]:
-    """Cut ``text[start:end]`` into pieces of at most ``max_tokens`` tokens, at whitespace."""
+    """Cut ``text[start:end]`` into pieces of at most ``max_tokens`` tokens, at whitespace.
+
+    Only a window a little longer than the last piece is encoded at a time (doubled while it
+    holds too few tokens), so time stays linear whatever the characters-per-token ratio.
+    """
     enc = encoding()
     pieces = []
+    size = max_tokens * 4
     while start < end:
-        # Encode a bounded window only, so a huge unpunctuated text stays linear.
-        window = text[start : min(end, start + max_tokens * 12)]
+        window = text[start : min(end, start + size)]
         tokens = enc.encode(window, disallowed_special=())
-        if len(tokens) <= max_tokens and start + len(window) >= end:
-            pieces.append((start, end))
-            break
+        if len(tokens) <= max_tokens:
+            if start + len(window) >= end:
+                pieces.append((start, end))
+                break
+            if size < TOKEN_PIECE_CHARS:
+                size *= 2
+                continue
         cut = len(window)
         if len(tokens) > max_tokens:
             # A token may end inside a multi-byte character: drop that partial character.
             cut = len(enc.decode_bytes(tokens[:max_tokens]).decode("utf-8", errors="ignore"))
         space = max(window.rfind(" ", 0, cut), window.rfind("\n", 0, cut))
-        if space > cut // 2:
-            cut = space
-        cut = max(cut, 1)
+        cut = max(space if space > cut // 2 else cut, 1)
         if piece := _trim(text, start, start + cut):
             pieces.append(piece)
         start += cut
         while start < end and text[start].isspace():
             start += 1
+        size = max(max_tokens * 2, 2 * cut)
     return pieces
 
 

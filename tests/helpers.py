@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,8 +75,21 @@ class CheapEmbedder(Embedder):
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
+class SlowEmbedder(CheapEmbedder):
+    """CheapEmbedder taking 2 ms per text (same name, so their indexes are interchangeable): long
+    enough for a build to be interrupted in the middle."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        time.sleep(0.002 * len(texts))
+        return super().embed(texts)
+
+
 def prose(n_chars: int, seed: int = 0) -> str:
-    """Deterministic pseudo-English: sentences of 5-30 words in paragraphs of 3-8 sentences."""
+    """Deterministic pseudo-English: sentences of 5-30 words in paragraphs of 3-8 sentences
+    (beyond 1 MB, the first megabyte repeated)."""
+    if n_chars > 2**20:
+        block = prose(2**20, seed) + "\n\n"
+        return (block * (n_chars // len(block) + 1))[:n_chars]
     rnd = np.random.default_rng(seed)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
     vocab = ["".join(rnd.choice(letters, int(n))) for n in rnd.integers(2, 11, 3000)]

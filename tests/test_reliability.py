@@ -66,6 +66,10 @@ def test_huge_question_is_answered_truncated_with_a_notice(index, capsys) -> Non
     assert main(["ask", question, "--index", str(idx)]) == 0
     captured = capsys.readouterr()
     assert "[1]" in captured.out and "note: question truncated" in captured.err
+    chat, sources, _ = handlers.respond(question, [], [], idx)  # the UI shows the notice too
+    captured = capsys.readouterr()
+    assert "Question truncated to its first 2000 characters" in captured.out + captured.err
+    assert "Vladimir Putin" in chat[-1]["content"] and "Vladimir Putin" in sources
     assert_answers(idx, version)
 
 
@@ -267,17 +271,20 @@ def test_upload_names_without_a_supported_plain_name_are_refused(name: str) -> N
         safe_name(name)
 
 
-def test_traversal_upload_is_stored_inside_uploads_only(index, tmp_path: Path, fake_embedder) -> None:
+def test_traversal_upload_is_stored_inside_uploads_only(index, tmp_path: Path, real_embedder) -> None:
     idx, _ = index
     nested = tmp_path / "a" / "b"
     nested.mkdir(parents=True)
     evil = nested / "..\\..\\evil.txt"  # a legal file name on Linux: backslashes included
     evil.write_text("The Zorblat lighthouse was built in 1887 on Kelp Island.", "utf-8")
     dotted = tmp_path / "a" / "b" / ".." / ".." / "a" / "b" / "..\\..\\evil.txt"
+    plain = tmp_path / "a" / "b" / ".." / ".." / "x.txt"
+    plain.write_text("Penguins cannot fly.", "utf-8")
     before = tree(tmp_path, skip=idx)
     handlers.upload([str(dotted)], idx)
+    add_documents([plain], idx, embedder=real_embedder, progress=False)
     assert tree(tmp_path, skip=idx) == before  # nothing written outside the index
-    assert sorted(p.name for p in (idx / UPLOADS).iterdir()) == ["evil.txt"]
+    assert sorted(p.name for p in (idx / UPLOADS).iterdir()) == ["evil.txt", "x.txt"]
     result = answer("When was the Zorblat lighthouse built?", index_dir=idx)
     assert result.citations[0].text == "The Zorblat lighthouse was built in 1887 on Kelp Island."
 
