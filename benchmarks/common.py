@@ -10,9 +10,11 @@ A *figure* is one measured number beside its goal::
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import operator
 import os
+import pkgutil
 import platform
 import subprocess
 import sys
@@ -61,6 +63,15 @@ def set_offline_env() -> None:
     """Nothing may download a model: make the Hugging Face libraries fail instead of trying."""
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
+
+
+def pin_rag_modules() -> None:
+    """Import every ``rag`` module now: a run then uses one version of the library throughout,
+    even if ``rag/`` is edited meanwhile (its lazy imports would otherwise mix old and new code)."""
+    import rag
+
+    for module in pkgutil.iter_modules(rag.__path__):
+        importlib.import_module(f"rag.{module.name}")
 
 
 def child_env() -> dict[str, str]:

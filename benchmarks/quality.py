@@ -9,7 +9,7 @@ Two data sets (``shared/eval/README.md``), each over one index so every mode ran
 
 Usage::
 
-    python -m benchmarks.quality [--index-dir DIR] [--smoke] [--out DIR] [--md FILE]
+    python -m benchmarks.quality [--index-dir DIR] [--rebuild] [--smoke] [--out DIR] [--md FILE]
 
 Indexes live under ``benchmarks/results/tmp/`` unless ``--index-dir`` names the MultiHop one;
 ``build_index`` is incremental, so an index already built for the corpus is reused in about a second.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from .common import (
     log,
     machine,
     parse_args,
+    pin_rag_modules,
     set_offline_env,
     work_dir,
     write_results,
@@ -49,13 +51,15 @@ SMOKE_ARTICLES = 30
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     set_offline_env()
     args = parse_args("Quality benchmark: hybrid vs dense-only vs BM25-only.", argv, _extra_args)
-    started = time.perf_counter()
-    article = run_article(work_dir(args, "article_index"))
+    pin_rag_modules()
+    started, info = time.perf_counter(), machine()  # checkout state as imported, before rag/ may change
+    article = run_article(work_dir(args, "article_index"), args.rebuild)
     multihop = run_multihop(args)
+    info["load_average_end"] = machine()["load_average"]
     results = {
         "kind": "quality",
         "smoke": args.smoke,
-        "machine": machine(),
+        "machine": info,
         "article": article,
         "multihop": multihop,
         "figures": goal_figures(article, multihop),
@@ -69,29 +73,39 @@ def _extra_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--index-dir", type=Path, help="MultiHop-RAG index folder (built or updated here; default under results/tmp/)"
     )
+    parser.add_argument(
+        "--rebuild", action="store_true", help="delete and rebuild the indexes (after changes to splitting or chunking code)"
+    )
 
 
-def build(paths: list[Path], index_dir: Path) -> dict[str, Any]:
-    """Build or update the index; an index already holding these documents returns at once."""
+def build(paths: list[Path], index_dir: Path, rebuild: bool = False) -> dict[str, Any]:
+    """Build or update the index; an index already holding these documents returns at once.
+
+    The index settings do not record the splitting/chunking code's version, so after such
+    changes pass ``rebuild`` (``--rebuild``) or an older index is reused as it is.
+    """
     from rag import build_index
 
+    if rebuild:
+        shutil.rmtree(index_dir, ignore_errors=True)
     log(f"indexing {', '.join(p.name for p in paths)} into {index_dir}")
     report = build_index(paths, index_dir, progress=False)
     log(f"index ready: {report.documents} documents, {report.chunks} chunks, {report.seconds:.1f}s (changed={report.changed})")
-    return {"dir": str(index_dir), "settings": _settings(index_dir), **report.to_dict()}
+    manifest = _manifest(index_dir)
+    return {"dir": str(index_dir), "built_at": manifest.get("built_at"), "settings": manifest.get("settings"), **report.to_dict()}
 
 
-def _settings(index_dir: Path) -> dict[str, Any]:
+def _manifest(index_dir: Path) -> dict[str, Any]:
     from rag import store
 
-    return dict(store.read_manifest(index_dir).get("settings", {}))
+    return store.read_manifest(index_dir)
 
 
-def run_article(index_dir: Path) -> dict[str, Any]:
+def run_article(index_dir: Path, rebuild: bool) -> dict[str, Any]:
     """Answer metrics of the full system and chunk-level retrieval metrics of each mode."""
     from rag.evaluate import evaluate, load_gold
 
-    index = build([BUNDLED_CORPUS], index_dir)
+    index = build([BUNDLED_CORPUS], index_dir, rebuild)
     log("article dev set: answers")
     answers = evaluate(ARTICLE_DEV, index_dir)
     gold = [g for g in load_gold(ARTICLE_DEV) if g.get("gold")]
@@ -121,7 +135,7 @@ def run_multihop(args: argparse.Namespace) -> dict[str, Any]:
         corpus, queries = smoke_subset(work_dir(args, "multihop_subset"))
         limit = SMOKE_QUERIES
     index_dir = (args.index_dir or work_dir(args, "multihop_index")).resolve()
-    index = build([corpus], index_dir)
+    index = build([corpus], index_dir, args.rebuild)
     modes = {}
     for mode in MODES:
         log(f"MultiHop-RAG dev: {mode}")

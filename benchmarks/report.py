@@ -45,7 +45,7 @@ def _machine_section(*results: dict[str, Any] | None) -> list[str]:
     lines = [
         "## Machine",
         "",
-        "| run | date | CPU | cores | RAM | Python | torch | load avg | commit |",
+        "| run | date | CPU | cores | RAM | Python | torch | load avg (1/5/15 min) | commit |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for res in results:
@@ -54,6 +54,8 @@ def _machine_section(*results: dict[str, Any] | None) -> list[str]:
             git = m["git"]
             commit = f"{git['commit']}{' + modified rag/' if git['rag_modified'] else ''}"
             load = " / ".join(f"{x:g}" for x in m["load_average"])
+            if m.get("load_average_end"):
+                load += " → " + " / ".join(f"{x:g}" for x in m["load_average_end"])
             lines.append(
                 f"| {res['kind']} | {m['date']} | {m['cpu']} | {m['cores']} | {m['ram_gb']} GB | {m['python']} "
                 f"| {m['torch']} | {load} | {commit} |"
@@ -104,6 +106,16 @@ def _speed_section(s: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {f['name']} | {_fmt(f['value'], f['unit'])} | {f['goal'] or '—'} | {MARK[f['pass']]} | {f.get('detail', '')} |"
         )
+    load = s["measurements"].get("load_average", {})
+    if load:
+        phases = ", ".join(f"{k.removeprefix('after_')} {v:g}" for k, v in load.items())
+        lines += [
+            "",
+            f"1-minute load average of the {s['machine']['cores']}-core machine (start, then after each phase): {phases}.",
+        ]
+    stages = s["measurements"].get("warm", {}).get("answer_stages_p50_ms")
+    if stages:
+        lines += ["", "Warm `answer` stages, p50 ms: " + ", ".join(f"{k} {v:g}" for k, v in stages.items()) + "."]
     return [*lines, ""]
 
 

@@ -13,7 +13,7 @@ measured in the same run:
 
 Usage::
 
-    python -m benchmarks.speed [--smoke] [--out DIR] [--md FILE]
+    python -m benchmarks.speed [--smoke] [--repeats N] [--resume] [--out DIR] [--md FILE]
 
 The corpus is copied to ``<out>/tmp/speed/`` and indexed from scratch there.
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -29,7 +30,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import MULTIHOP_CORPUS, MULTIHOP_QUERIES, figure, log, machine, parse_args, set_offline_env, work_dir, write_results
+from .common import (
+    MULTIHOP_CORPUS,
+    MULTIHOP_QUERIES,
+    figure,
+    log,
+    machine,
+    parse_args,
+    pin_rag_modules,
+    set_offline_env,
+    work_dir,
+    write_results,
+)
 from .processes import bare_model_process, cold_ask, index_bytes, peak_rss_answering
 
 SMOKE_ARTICLES = 20
@@ -41,48 +53,56 @@ BATCH_SIZE = 32
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     set_offline_env()
     args = parse_args("Speed benchmark: build, update, answer, cold start, memory.", argv, _extra_args)
-    started = time.perf_counter()
+    pin_rag_modules()
+    started, info = time.perf_counter(), machine()  # checkout state as imported, before rag/ may change
     work = work_dir(args, "speed")
-    corpus = prepare_corpus(work, SMOKE_ARTICLES if args.smoke else None)
-    index_dir = work / "index"
-    shutil.rmtree(index_dir, ignore_errors=True)  # always a full build
+    checkpoint = work / "partial.json"
+    m: dict[str, Any] = json.loads(checkpoint.read_text("utf-8")) if args.resume and checkpoint.exists() else {}
+    corpus, index_dir = work / "corpus.json", work / "index"
+    if "builds" not in m:
+        prepare_corpus(corpus, SMOKE_ARTICLES if args.smoke else None)
+        shutil.rmtree(index_dir, ignore_errors=True)  # always a full build
     questions = dev_questions(SMOKE_QUESTIONS if args.smoke else QUESTIONS)
-    m: dict[str, Any] = {"load_average": {"start": _load()}}
-    m["builds"] = measure_builds(corpus, index_dir)
-    m["warm"] = measure_warm(index_dir, questions)
-    m["cold"] = measure_cold(index_dir, questions[0], args.repeats)
-    m["memory"] = peak_rss_answering(index_dir, questions, work)
-    m["size"] = {"index_bytes": index_bytes(index_dir), "current_version_bytes": index_bytes(index_dir, current=True)}
-    m["load_average"]["end"] = _load()
+    phases = {
+        "builds": lambda: measure_builds(corpus, index_dir),
+        "warm": lambda: measure_warm(index_dir, questions),
+        "cold": lambda: measure_cold(index_dir, questions[0], args.repeats),
+        "memory": lambda: peak_rss_answering(index_dir, questions, work),
+        "size": lambda: {"index_bytes": index_bytes(index_dir), "current_version_bytes": index_bytes(index_dir, current=True)},
+    }
+    m.setdefault("load_average", {"start": _load()})
+    for name, measure in phases.items():
+        if name not in m:
+            m[name] = measure()
+            m["load_average"][f"after_{name}"] = _load()  # 1-minute load: how busy the shared machine was
+            checkpoint.write_text(json.dumps(m, indent=1), "utf-8")
     results = {
         "kind": "speed",
         "smoke": args.smoke,
-        "machine": machine(),
+        "machine": info,
         "corpus": corpus_info(corpus, m["builds"]),
         "measurements": m,
         "figures": figures(m, corpus),
         "seconds": round(time.perf_counter() - started, 1),
     }
     write_results(args, "speed", results)
+    checkpoint.unlink()
     return results
 
 
 def _extra_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="cold-start runs of each process (median; default 3)")
+    parser.add_argument("--resume", action="store_true", help="keep the phases a failed run finished (tmp/speed/partial.json)")
 
 
 def _load() -> float:
-    import os
-
     return round(os.getloadavg()[0], 2)
 
 
-def prepare_corpus(folder: Path, articles: int | None) -> Path:
+def prepare_corpus(path: Path, articles: int | None) -> None:
     """A copy of the MultiHop-RAG corpus (its first ``articles`` records in smoke runs)."""
     records = json.loads(MULTIHOP_CORPUS.read_text("utf-8"))
-    path = folder / "corpus.json"
     path.write_text(json.dumps(records[:articles], ensure_ascii=False), "utf-8")
-    return path
 
 
 def new_article(records: list[dict[str, Any]]) -> dict[str, Any]:

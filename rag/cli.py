@@ -143,16 +143,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .store import read_manifest
+    from .manage import index_status
 
-    manifest = read_manifest(args.index)
-    info = {
-        "index": args.index,
-        "model": manifest["model"]["name"],
-        **manifest["counts"],
-        "built_at": manifest.get("built_at"),
-        "version": manifest.get("data_dir"),
-    }
+    info = index_status(args.index)
     if args.json:
         _print_json(info)
     else:
