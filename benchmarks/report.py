@@ -106,6 +106,8 @@ def _speed_section(s: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {f['name']} | {_fmt(f['value'], f['unit'])} | {f['goal'] or '—'} | {MARK[f['pass']]} | {f.get('detail', '')} |"
         )
+    if s.get("resumed_phases"):
+        lines += ["", f"Taken from an earlier run's checkpoint (`--resume`): {', '.join(s['resumed_phases'])}."]
     load = s["measurements"].get("load_average", {})
     if load:
         phases = ", ".join(f"{k.removeprefix('after_')} {v:g}" for k, v in load.items())
@@ -113,9 +115,15 @@ def _speed_section(s: dict[str, Any]) -> list[str]:
             "",
             f"1-minute load average of the {s['machine']['cores']}-core machine (start, then after each phase): {phases}.",
         ]
-    stages = s["measurements"].get("warm", {}).get("answer_stages_p50_ms")
-    if stages:
-        lines += ["", "Warm `answer` stages, p50 ms: " + ", ".join(f"{k} {v:g}" for k, v in stages.items()) + "."]
+    if "warm_1thread" in s["measurements"]:
+        lines += ["", "With torch's default threads (one per core) a one-query encode can wait on descheduled or "
+                  "busy threads (other load, numpy's BLAS threads), which inflates or deflates the reference; "
+                  "the 1-thread figure is the load-independent one."]  # fmt: skip
+    for key in ("warm", "warm_1thread"):
+        warm = s["measurements"].get(key, {})
+        if warm.get("answer_stages_p50_ms"):
+            stages = ", ".join(f"{k} {v:g}" for k, v in warm["answer_stages_p50_ms"].items())
+            lines += ["", f"Warm `answer` stages with {warm.get('torch_threads', '?')} torch thread(s), p50 ms: {stages}."]
     return [*lines, ""]
 
 

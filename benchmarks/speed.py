@@ -6,7 +6,8 @@ measured in the same run:
 * full build of the MultiHop-RAG corpus vs ``SentenceTransformer.encode`` of exactly the
   chunk texts the index holds (metadata line included);
 * incremental build after appending one article vs the full build; unchanged rebuild;
-* warm :func:`rag.answer` latency (p50, p95) vs one bare ``model.encode([question])``;
+* warm :func:`rag.answer` latency (p50, p95) vs one bare ``model.encode([question])``, with
+  torch's default threads and with one thread (robust to other load on the machine);
 * cold ``rag ask`` in a fresh process vs a bare process importing sentence_transformers
   and loading the model (median of 3 each, interleaved);
 * peak RSS of ``rag ask --batch`` (answering the latency questions) and index size on disk.
@@ -66,10 +67,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     phases = {
         "builds": lambda: measure_builds(corpus, index_dir),
         "warm": lambda: measure_warm(index_dir, questions),
-        "cold": lambda: measure_cold(index_dir, questions[0], args.repeats),
+        "warm_1thread": lambda: measure_warm(index_dir, questions, threads=1),
+        "cold": lambda: measure_cold(index_dir, questions[0], args.repeats or (1 if args.smoke else 3)),
         "memory": lambda: peak_rss_answering(index_dir, questions, work),
         "size": lambda: {"index_bytes": index_bytes(index_dir), "current_version_bytes": index_bytes(index_dir, current=True)},
     }
+    resumed = [name for name in phases if name in m]  # measured by an earlier run (maybe older code)
     m.setdefault("load_average", {"start": _load()})
     for name, measure in phases.items():
         if name not in m:
@@ -82,6 +85,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": info,
         "corpus": corpus_info(corpus, m["builds"]),
         "measurements": m,
+        "resumed_phases": resumed,
         "figures": figures(m, corpus),
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def _extra_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--repeats", type=int, default=3, help="cold-start runs of each process (median; default 3)")
+    parser.add_argument("--repeats", type=int, help="cold-start runs of each process (median; default 3, 1 with --smoke)")
     parser.add_argument("--resume", action="store_true", help="keep the phases a failed run finished (tmp/speed/partial.json)")
 
 
@@ -162,12 +166,28 @@ def bare_encode(texts: list[str]) -> dict[str, Any]:
     return {"seconds": round(time.perf_counter() - started, 3), "texts": len(texts), "chars": sum(map(len, texts))}
 
 
-def measure_warm(index_dir: Path, questions: list[str]) -> dict[str, Any]:
-    """Per question: one bare ``model.encode([q])`` and one full ``answer(q)``, same process, warm."""
+def measure_warm(index_dir: Path, questions: list[str], threads: int | None = None) -> dict[str, Any]:
+    """Per question: one bare ``model.encode([q])`` and one full ``answer(q)``, same process, warm.
+
+    ``threads`` sets torch's thread count for this measurement. On a busy machine torch's
+    default (one thread per core) makes a one-query encode wait for descheduled threads, which
+    inflates the reference; one thread gives a ratio that does not depend on the load.
+    """
+    import torch
+
     from rag.answer import answer
     from rag.retrieve import open_index
 
-    model = open_index(index_dir).embedder.model  # type: ignore[attr-defined]
+    default_threads = torch.get_num_threads()
+    torch.set_num_threads(threads or default_threads)
+    try:
+        return {"torch_threads": torch.get_num_threads(), **_warm_loop(index_dir, questions, answer, open_index)}
+    finally:
+        torch.set_num_threads(default_threads)
+
+
+def _warm_loop(index_dir: Path, questions: list[str], answer: Any, open_index: Any) -> dict[str, Any]:
+    model = open_index(index_dir).embedder.model
     for q in questions[:3]:  # warm-up: index loaded, caches and kernels hot
         model.encode([q])
         answer(q, index_dir=index_dir)
@@ -220,7 +240,7 @@ def corpus_info(corpus: Path, builds: dict[str, Any]) -> dict[str, Any]:
 
 
 def figures(m: dict[str, Any], corpus: Path) -> list[dict[str, Any]]:
-    b, w, c, mem = m["builds"], m["warm"], m["cold"], m["memory"]
+    b, w, w1, c, mem = m["builds"], m["warm"], m["warm_1thread"], m["cold"], m["memory"]
     full, enc = b["full"]["seconds"], b["bare_encode"]["seconds"]
     inc, same = b["incremental"]["seconds"], b["unchanged"]["seconds"]
     gb = mem["max_rss_bytes"] / 1e9
@@ -231,6 +251,8 @@ def figures(m: dict[str, Any], corpus: Path) -> list[dict[str, Any]]:
         figure("unchanged rebuild", same, ("<", 1.0), "s", detail=f"{same / full:.4f}x the full build"),
         figure("warm answer p50 vs bare query encode p50", w["answer"]["p50_ms"] / w["encode"]["p50_ms"], ("<=", 2.0), "x",
                detail=f"{w['answer']['p50_ms']:.1f} ms vs {w['encode']['p50_ms']:.1f} ms ({w['questions']} questions)"),
+        figure("warm answer p50 vs bare query encode p50, 1 torch thread", w1["answer"]["p50_ms"] / w1["encode"]["p50_ms"],
+               ("<=", 2.0), "x", detail=f"{w1['answer']['p50_ms']:.1f} ms vs {w1['encode']['p50_ms']:.1f} ms (load-independent)"),
         figure("warm answer p95 vs bare query encode p95", w["answer"]["p95_ms"] / w["encode"]["p95_ms"], None, "x",
                detail=f"{w['answer']['p95_ms']:.1f} ms vs {w['encode']['p95_ms']:.1f} ms"),
         figure("cold `rag ask` vs bare model-load process", c["ask_median"] / c["bare_median"], ("<=", 1.5), "x",

@@ -23,6 +23,7 @@ SPEED_FIGURES = {
     "incremental build (+1 article) vs full build",
     "unchanged rebuild",
     "warm answer p50 vs bare query encode p50",
+    "warm answer p50 vs bare query encode p50, 1 torch thread",
     "warm answer p95 vs bare query encode p95",
     "cold `rag ask` vs bare model-load process",
     "peak RSS answering (`rag ask --batch`)",
