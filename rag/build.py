@@ -171,6 +171,7 @@ def _settings(opts: BuildOptions, emb: Embedder) -> dict[str, Any]:
         "max_sentence_tokens": opts.max_sentence_tokens,
         "bm25_stemmer": BM25_STEMMER,
         "bm25_stopwords": "bm25s-en+question-words-v1",
+        "splitter": "blingfire-paragraphs-v2",  # bump when sentence/chunk code changes: forces a rebuild
     }
 
 
@@ -209,16 +210,19 @@ def _assemble(
     chunk_vectors = np.vstack(cvecs).astype(np.float32)
     faiss_index = faiss.IndexFlatIP(chunk_vectors.shape[1])
     faiss_index.add(chunk_vectors)
-    manifest = _manifest(docs, emb, settings, paths, n_sent, len(texts))
+    manifest = _manifest(docs, emb, settings, paths, n_sent, len(texts), chunk_vectors.shape[1])
     return store.IndexData(
         manifest, docs, np.vstack(sentences), np.vstack(chunks), faiss_index, np.vstack(svecs), build_bm25(texts)
     )
 
 
-def _manifest(docs: list[Document], emb: Embedder, settings: dict, paths: list[str], n_sent: int, n_chunks: int) -> dict:
+def _manifest(
+    docs: list[Document], emb: Embedder, settings: dict, paths: list[str], n_sent: int, n_chunks: int, dim: int
+) -> dict:
+    # ``dim`` comes from the vectors, so a build that only removes documents never loads the model.
     return {
         "format_version": FORMAT_VERSION,
-        "model": {"name": emb.name, "weights_sha256": emb.weights_sha256, "dim": emb.dim},
+        "model": {"name": emb.name, "weights_sha256": emb.weights_sha256, "dim": dim},
         "token_encoding": "cl100k_base",
         "settings": settings,
         "paths": [str(Path(p).resolve()) for p in paths],

@@ -32,6 +32,8 @@ CLAUSE_WEIGHT = 2.0
 SAME_DOCUMENT_PENALTY = 0.1
 """Subtracted per chunk already taken from the same document, so results cover more documents."""
 DIVERSIFY_POOL = 60
+POOL_PER_SIGNAL = 150
+"""Chunks taken from FAISS and from BM25 (each, per question text) before sentence-level scoring."""
 
 
 @dataclass
@@ -44,19 +46,15 @@ class Loaded:
     max_idf: float = 1.0
     sources: list[tuple[re.Pattern[str], np.ndarray]] = field(default_factory=list)
     sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
-    chunk_bounds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     chunk_dates: np.ndarray = field(default_factory=lambda: np.zeros(0, "U10"))
 
     @classmethod
     def create(cls, data: store.IndexData, embedder: Embedder) -> Loaded:
-        # reduceat over interleaved [first, last) bounds gives each chunk's best sentence at once.
-        bounds = data.chunks[:, 1:3].astype(np.int64).ravel()
         idf = _idf(data.bm25)
         dates = np.array([d.date[:10] for d in data.docs], dtype="U10")
         return cls(
             data, embedder, idf, max(idf.values(), default=1.0), _source_patterns(data),
-            np.vstack([data.sentence_vectors.astype(np.float32), np.zeros((1, data.sentence_vectors.shape[1]), np.float32)]),
-            bounds, dates[data.chunks[:, 0]] if len(data.chunks) else dates[:0],
+            data.sentence_vectors.astype(np.float32), dates[data.chunks[:, 0]] if len(data.chunks) else dates[:0],
         )  # fmt: skip
 
 
@@ -155,12 +153,16 @@ def rank_chunks(
         scores = _dense_chunks(loaded, qvecs[0], candidates) if mode == "dense" else _bm25(loaded, query.text)
         top = np.argsort(-scores, kind="stable")[:candidates]
         return top, scores[top]
-    fused = _hybrid(loaded, query.text, qvecs[0]) + _metadata(loaded, query.text)
+    texts = [query.text, *query.clauses]
+    lexical = np.stack([_bm25(loaded, t) for t in texts])
+    pool = _pool(loaded, qvecs[: len(texts)], lexical)
+    scores = _best_sentence(loaded, pool, qvecs[: len(texts)]) + LEXICAL_WEIGHT * lexical[:, pool]
+    fused = np.full(n, -np.inf, np.float32)
+    fused[pool] = scores[0] + _metadata(loaded, query.text)[pool]
     if query.clauses:
-        parts = np.stack([_hybrid(loaded, c, v) for c, v in zip(query.clauses, qvecs[1:])])
-        parts /= np.maximum(parts.max(axis=1, keepdims=True), 1e-9)
-        fused += CLAUSE_WEIGHT * parts.max(axis=0)
-    return _diversify(data, fused, candidates)
+        parts = scores[1:] / np.maximum(scores[1:].max(axis=1, keepdims=True), 1e-9)
+        fused[pool] += CLAUSE_WEIGHT * parts.max(axis=0)
+    return _diversify(data, fused, min(candidates, len(pool)))
 
 
 def _metadata(loaded: Loaded, text: str) -> np.ndarray:
@@ -174,11 +176,23 @@ def _metadata(loaded: Loaded, text: str) -> np.ndarray:
     return boost
 
 
-def _hybrid(loaded: Loaded, text: str, qvec: np.ndarray) -> np.ndarray:
-    """Per chunk: its best sentence's similarity plus the weighted, max-normalised BM25 score."""
-    sims = loaded.sentence_vectors @ qvec.astype(np.float32)
-    best_sentence = np.maximum.reduceat(sims, loaded.chunk_bounds)[::2]
-    return best_sentence + LEXICAL_WEIGHT * _bm25(loaded, text)
+def _pool(loaded: Loaded, qvecs: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+    """Candidate chunks: for each text, FAISS's nearest chunks and the best BM25 chunks."""
+    index = loaded.data.faiss_index
+    k = min(index.ntotal, POOL_PER_SIGNAL)
+    _, dense_ids = index.search(qvecs.astype(np.float32), k)
+    lexical_ids = np.argpartition(-lexical, k - 1, axis=1)[:, :k]
+    return np.unique(np.concatenate([dense_ids.ravel(), lexical_ids.ravel()]))
+
+
+def _best_sentence(loaded: Loaded, pool: np.ndarray, qvecs: np.ndarray) -> np.ndarray:
+    """Per text and pooled chunk, the similarity of the chunk's best sentence (in-context vectors)."""
+    first, last = loaded.data.chunks[pool, 1], loaded.data.chunks[pool, 2]
+    lengths = last - first
+    rows = np.repeat(first - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+    sims = loaded.sentence_vectors[rows] @ qvecs.astype(np.float32).T
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return np.maximum.reduceat(sims, starts, axis=0).T
 
 
 def _bm25(loaded: Loaded, text: str) -> np.ndarray:
