@@ -1,11 +1,13 @@
 """Ask questions about your documents; get answers made of cited source sentences.
 
->>> import rag                                        # doctest: +SKIP
->>> rag.build_index(["data"])                         # doctest: +SKIP
->>> print(rag.answer("What did Kim Jong Un order?").text)  # doctest: +SKIP
+>>> import rag                                                # doctest: +SKIP
+>>> rag.build_index(["data"])                                 # doctest: +SKIP
+>>> print(rag.answer("Who did Kim Jong Un meet in Russia?").text)  # doctest: +SKIP
 """
 
+from .answer import answer
 from .build import build_index
 from .records import Answer, BuildReport, Citation, Document, Hit
+from .retrieve import retrieve
 
-__all__ = ["Answer", "BuildReport", "Citation", "Document", "Hit", "build_index"]
+__all__ = ["Answer", "BuildReport", "Citation", "Document", "Hit", "answer", "build_index", "retrieve"]

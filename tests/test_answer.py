@@ -115,3 +115,17 @@ def test_rebuilt_index_is_picked_up(tmp_path, corpus, real_embedder):
     a = answer("How long do cats sleep?", index_dir=idx)
     assert not a.abstained and a.citations[0].text == "Cats sleep for sixteen hours a day."
     assert replace(a.citations[0], n=0) in [replace(e, n=0) for e in a.evidence]
+
+
+def test_top_level_api_is_the_readme_example(article_index):
+    import subprocess
+    import sys
+
+    import rag
+
+    assert callable(rag.answer) and callable(rag.retrieve) and callable(rag.build_index)
+    assert rag.answer("Who did Kim Jong Un meet in Russia?", index_dir=article_index).citations[0].text == PUTIN
+    assert rag.retrieve("Who did Kim Jong Un hold talks with in Russia?", k=1, index_dir=article_index)[0].sentences
+    # Importing rag stays light: no model, no gradio, no torch.
+    code = "import sys, rag; print(any(m in sys.modules for m in ('torch', 'gradio', 'sentence_transformers', 'faiss')))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
