@@ -74,7 +74,7 @@ def rank_sentences(
     if not best_chunk:
         return []
     ids = np.fromiter(best_chunk, dtype=np.int64)
-    dense = data.sentence_vectors[ids].astype(np.float32) @ qvec.astype(np.float32)
+    dense = loaded.sentence_vectors[ids] @ qvec.astype(np.float32)
     lexical = lexical_overlap(loaded, query, [data.sentence_text(int(s)) for s in ids])
     # Relative to the best chunk, so the mix keeps one scale whatever the retrieval boosts.
     context = np.array([best_chunk[int(s)] for s in ids], np.float32) / max(float(np.max(chunk_scores)), 1e-9)
@@ -95,7 +95,6 @@ def lexical_overlap(loaded: Loaded, query: str, texts: Sequence[str]) -> np.ndar
 
 def compose(loaded: Loaded, question: str, query: str, ranked: list[_Scored], opts: AnswerOptions) -> dict[str, Any]:
     """Pick the cited sentences (or abstain) and write the answer text."""
-    data = loaded.data
     top = ranked[: opts.evidence]
     abstained = not top or top[0].score < opts.min_score
     cited: list[_Scored] = []
@@ -103,7 +102,7 @@ def compose(loaded: Loaded, question: str, query: str, ranked: list[_Scored], op
         for cand in top:
             if len(cited) >= opts.max_citations or cand.score < opts.relative_cutoff * top[0].score:
                 break
-            vecs = data.sentence_vectors
+            vecs = loaded.sentence_vectors
             if all(float(vecs[cand.sentence] @ vecs[c.sentence]) < NEAR_DUPLICATE for c in cited):
                 cited.append(cand)
     numbers = {c.sentence: n for n, c in enumerate(cited, 1)}

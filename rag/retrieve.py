@@ -17,7 +17,7 @@ import numpy as np
 from . import store
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import EmptyQuestionError
-from .query import Query, dates, parse_query
+from .query import Query, parse_query
 from .records import Hit, Sentence
 from .settings import AnswerOptions, make_options
 
@@ -158,20 +158,20 @@ def rank_chunks(
     pool = _pool(loaded, qvecs[: len(texts)], lexical)
     scores = _best_sentence(loaded, pool, qvecs[: len(texts)]) + LEXICAL_WEIGHT * lexical[:, pool]
     fused = np.full(n, -np.inf, np.float32)
-    fused[pool] = scores[0] + _metadata(loaded, query.text)[pool]
+    fused[pool] = scores[0] + _metadata(loaded, query)[pool]
     if query.clauses:
         parts = scores[1:] / np.maximum(scores[1:].max(axis=1, keepdims=True), 1e-9)
         fused[pool] += CLAUSE_WEIGHT * parts.max(axis=0)
     return _diversify(data, fused, min(candidates, len(pool)))
 
 
-def _metadata(loaded: Loaded, text: str) -> np.ndarray:
-    """Boosts for chunks of outlets and publication dates named in ``text``."""
+def _metadata(loaded: Loaded, query: Query) -> np.ndarray:
+    """Boosts for chunks of outlets and publication dates the question names."""
     boost = np.zeros(len(loaded.chunk_dates), np.float32)
     for pattern, mask in loaded.sources:
-        if pattern.search(text):
+        if pattern.search(query.text):
             boost += SOURCE_BOOST * mask
-    for day in dates(text):
+    for day in query.dates:
         boost += DATE_BOOST * (loaded.chunk_dates == day)
     return boost
 
