@@ -38,8 +38,10 @@ from .common import (
     work_dir,
     write_results,
 )
+from .train_fusion import answerable, cross_validated
 
-MODES = ("hybrid", "dense", "bm25")
+MODES = ("hybrid", "handtuned", "dense", "bm25")
+FOLDS = 5
 PAPER = {"Hits@10": 0.7467, "Hits@4": 0.6625, "MRR@10": 0.5860}
 """MultiHop-RAG paper, best embedding + bge-reranker-large."""
 MULTIHOP_GOALS = {"Hits@10": (">=", 0.80), "Hits@4": (">=", 0.65), "MRR@10": (">=", 0.65)}
@@ -127,8 +129,14 @@ def chunk_precision(gold: list[dict[str, Any]], index_dir: Path, mode: str) -> d
 
 
 def run_multihop(args: argparse.Namespace) -> dict[str, Any]:
-    """Hits@10, Hits@4, MRR@10 of each mode (and null abstention for hybrid) on one index."""
+    """Hits@10, Hits@4, MRR@10 of each mode (and null abstention for hybrid) on one index.
+
+    The shipped fusion model was trained on these dev queries, so its figures are optimistic;
+    the goals are checked on k-fold cross-validated figures (each query ranked by a model
+    trained without it, same features, same settings).
+    """
     from rag.evaluate import evaluate
+    from rag.fusion import model_info
 
     corpus, queries, limit = MULTIHOP_CORPUS, MULTIHOP_QUERIES, None
     if args.smoke:
@@ -141,7 +149,11 @@ def run_multihop(args: argparse.Namespace) -> dict[str, Any]:
         log(f"MultiHop-RAG dev: {mode}")
         modes[mode] = evaluate(queries, index_dir, mode=mode, limit=limit)
         log(f"  {json.dumps(modes[mode])}")
-    return {"corpus": str(corpus), "queries": str(queries), "index": index, "modes": modes, "paper": PAPER}
+    log(f"MultiHop-RAG dev: learned fusion, {FOLDS}-fold cross-validated")
+    _, cv = cross_validated(index_dir, answerable(queries, limit), FOLDS if not args.smoke else 2)
+    log(f"  {json.dumps(cv)}")
+    return {"corpus": str(corpus), "queries": str(queries), "index": index, "modes": modes, "paper": PAPER,
+            "cross_validated": cv, "model": model_info()}  # fmt: skip
 
 
 def smoke_subset(folder: Path) -> tuple[Path, Path]:
@@ -176,10 +188,10 @@ def _write_if_changed(path: Path, data: Any) -> None:
 
 def goal_figures(article: dict[str, Any], multihop: dict[str, Any]) -> list[dict[str, Any]]:
     """Every figure that has a goal, with pass/miss, plus null-query abstention for information."""
-    hybrid = multihop["modes"]["hybrid"]
+    hybrid, modes, cv = multihop["modes"]["hybrid"], multihop["modes"], multihop["cross_validated"]
     out = [
-        figure(f"MultiHop-RAG {name} (hybrid)", hybrid[name], goal, paper=PAPER[name],
-               dense=multihop["modes"]["dense"][name], bm25=multihop["modes"]["bm25"][name])
+        figure(f"MultiHop-RAG {name} (hybrid, cross-validated)", cv["learned"][name], goal, paper=PAPER[name],
+               shipped_model=hybrid[name], handtuned=modes["handtuned"][name], dense=modes["dense"][name], bm25=modes["bm25"][name])
         for name, goal in MULTIHOP_GOALS.items()
     ]  # fmt: skip
     out.append(figure("MultiHop-RAG null-query abstention (hybrid)", hybrid["null_abstention"]))

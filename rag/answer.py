@@ -17,7 +17,7 @@ import numpy as np
 
 from .query import parse_query, with_history
 from .records import Answer, Citation
-from .retrieve import Loaded, clean_question, open_index, query_tokens, rank_chunks
+from .retrieve import Loaded, clean_question, encode, open_index, query_tokens, rank_chunks
 from .settings import AnswerOptions, make_options
 
 SENTENCE_WEIGHT, LEXICAL_WEIGHT, CHUNK_WEIGHT = 0.7, 0.2, 0.1
@@ -50,10 +50,10 @@ def answer(question: str, index_dir: str | Path = "index", history: Sequence[Any
     loaded = open_index(index_dir)
     query = parse_query(with_history(text, history))
     t1 = time.perf_counter()
-    qvecs = loaded.embedder.embed([query.text, *query.clauses])
+    encoded = encode(loaded, query)
     t2 = time.perf_counter()
-    chunk_ids, chunk_scores = rank_chunks(loaded, query, qvecs, opts.candidates)
-    ranked = rank_sentences(loaded, query.text, qvecs[0], chunk_ids[: opts.k], chunk_scores[: opts.k])
+    chunk_ids, chunk_scores = rank_chunks(loaded, query, encoded, opts.candidates)
+    ranked = rank_sentences(loaded, query.text, encoded.vectors[0], chunk_ids[: opts.k], chunk_scores[: opts.k])
     t3 = time.perf_counter()
     result = compose(loaded, text, query.text, ranked, opts)
     timings = {"load": t1 - t0, "embed": t2 - t1, "retrieve": t3 - t2, "compose": time.perf_counter() - t3}

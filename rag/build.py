@@ -26,6 +26,9 @@ from .sentences import split_sentences, split_to_fit
 from .settings import FORMAT_VERSION, BuildOptions, make_options
 
 BM25_STEMMER = "english"
+EMBED_WINDOW_TOKENS = 200
+"""Sentences are embedded in windows of about this many cl100k tokens (re-packed smaller
+when the model would truncate one): the context each in-context sentence vector sees."""
 QUESTION_WORDS = [
     "what",
     "who",
@@ -119,7 +122,13 @@ def build_index(
         old_ids = {d.key: d.id for d in reusable.docs} if reusable else {}
         new_ids = {d.key: d.id for d in docs}
         counts = _diff(old_ids, new_ids)
-        if reusable is not None and old_settings == settings and not (counts["added"] or counts["updated"] or counts["removed"]):
+        current = old is not None and old.manifest.get("format_version") == FORMAT_VERSION
+        if (
+            reusable is not None
+            and current
+            and old_settings == settings
+            and not any(counts[k] for k in ("added", "updated", "removed"))
+        ):
             return _report(index_path, reusable, counts, started, skipped, changed=False)
         data = _assemble(docs, reusable, emb, opts, settings, roots)
         if old is not None:
@@ -144,7 +153,7 @@ def _unique(docs: list[Document], skipped: list[str]) -> tuple[list[Document], l
 
 def _previous(index_dir: Path) -> store.IndexData | None:
     try:
-        return store.load(index_dir)
+        return store.load(index_dir, store.REUSABLE_FORMATS)
     except (IndexNotFoundError, IndexMismatchError, IndexCorruptError):
         return None  # nothing reusable: a full build replaces it
 
@@ -172,6 +181,7 @@ def _settings(opts: BuildOptions, emb: Embedder) -> dict[str, Any]:
         "bm25_stemmer": BM25_STEMMER,
         "bm25_stopwords": "bm25s-en+question-words-v1",
         "splitter": "blingfire-paragraphs-v2",  # bump when sentence/chunk code changes: forces a rebuild
+        "embedding": f"sentence-windows-{EMBED_WINDOW_TOKENS}-v1",
     }
 
 
@@ -211,9 +221,12 @@ def _assemble(
     faiss_index = faiss.IndexFlatIP(chunk_vectors.shape[1])
     faiss_index.add(chunk_vectors)
     manifest = _manifest(docs, emb, settings, paths, n_sent, len(texts), chunk_vectors.shape[1])
+    all_sentences = np.vstack(sentences)
+    sentence_texts = [docs[row].text[a:b] for row, a, b in all_sentences]
     return store.IndexData(
-        manifest, docs, np.vstack(sentences), np.vstack(chunks), faiss_index, np.vstack(svecs), build_bm25(texts)
-    )
+        manifest, docs, all_sentences, np.vstack(chunks), faiss_index, np.vstack(svecs), build_bm25(texts),
+        build_bm25(sentence_texts),
+    )  # fmt: skip
 
 
 def _manifest(
@@ -248,42 +261,48 @@ def _reused_parts(old: store.IndexData, wanted: set[str]) -> dict[str, _Parts]:
 
 
 def _new_parts(docs: Sequence[Document], emb: Embedder, opts: BuildOptions) -> dict[str, _Parts]:
-    """Split, chunk and embed new documents (one batched embedding pass over all of them)."""
+    """Split, chunk and embed new documents (one batched embedding pass over all of them).
+
+    Sentences are embedded once each, in the context of a sentence-aligned window that the
+    model reads whole; a chunk's vector is the length-weighted mean of its sentences' vectors.
+    So chunks may be longer than the model's input, and overlaps cost no extra encoding.
+    """
     prepared = [(doc, *_split_and_chunk(doc, emb, opts)) for doc in docs]
     texts, spans = [], []
-    for doc, sents, chunks in prepared:
-        for ch in chunks:
-            text = embedding_text(doc, ch.text)
-            offset = len(text) - len(ch.text)
+    for doc, sents, _, windows in prepared:
+        for w in windows:
+            text = embedding_text(doc, w.text)
+            offset = len(text) - len(w.text)
             texts.append(text)
-            spans.append([(s.start - ch.start + offset, s.end - ch.start + offset) for s in sents[ch.first : ch.last]])
-    chunk_vecs, span_vecs = emb.embed_spans(texts, spans) if texts else (np.zeros((0, 1)), [])
+            spans.append([(s.start - w.start + offset, s.end - w.start + offset) for s in sents[w.first : w.last]])
+    _, span_vecs = emb.embed_spans(texts, spans) if texts else (None, [])
     out, i = {}, 0
-    for doc, sents, chunks in prepared:
-        sent_vecs = np.zeros((len(sents), chunk_vecs.shape[1]), np.float32)
-        for ch in chunks:
-            sent_vecs[ch.first : ch.last] += span_vecs[i]
-            i += 1
-        sent_vecs /= np.maximum(np.linalg.norm(sent_vecs, axis=1, keepdims=True), 1e-12)
+    for doc, sents, chunks, windows in prepared:
+        sent_vecs = np.vstack(span_vecs[i : i + len(windows)]) if windows else np.zeros((0, emb.dim), np.float32)
+        i += len(windows)
+        weights = np.array([s.end - s.start for s in sents], np.float32)
+        chunk_vecs = np.array([weights[c.first : c.last] @ sent_vecs[c.first : c.last] for c in chunks], np.float32)
         out[doc.id] = _Parts(
             np.array([(s.start, s.end) for s in sents], np.int32).reshape(-1, 2),
             np.array([(c.first, c.last, c.tokens) for c in chunks], np.int32).reshape(-1, 3),
-            chunk_vecs[i - len(chunks) : i],
+            chunk_vecs.reshape(len(chunks), -1) / np.maximum(np.linalg.norm(chunk_vecs, axis=1, keepdims=True), 1e-12),
             sent_vecs,
         )
     return out
 
 
-def _split_and_chunk(doc: Document, emb: Embedder, opts: BuildOptions) -> tuple[list[Sentence], list[Chunk]]:
+def _split_and_chunk(doc: Document, emb: Embedder, opts: BuildOptions) -> tuple[list[Sentence], list[Chunk], list[Chunk]]:
+    """Sentences, retrieval chunks, and the non-overlapping windows the model embeds them in."""
     sentences = split_sentences(doc, opts.max_sentence_tokens)
     header_chars = len(embedding_text(doc, ""))
     long = [s for s in sentences if len(s.text) + header_chars > 200]
     if long and not all(emb.fits([embedding_text(doc, s.text) for s in long])):
         sentences = split_to_fit(sentences, doc.text, lambda t: emb.fits([embedding_text(doc, t)])[0])
-    chunks = chunk_sentences(
-        doc, sentences, opts.chunk_tokens, opts.overlap_tokens, fits=lambda ts: emb.fits([embedding_text(doc, t) for t in ts])
+    chunks = chunk_sentences(doc, sentences, opts.chunk_tokens, opts.overlap_tokens)
+    windows = chunk_sentences(
+        doc, sentences, EMBED_WINDOW_TOKENS, 0, fits=lambda ts: emb.fits([embedding_text(doc, t) for t in ts])
     )
-    return sentences, chunks
+    return sentences, chunks, windows
 
 
 def tokenize_for_bm25(texts: Sequence[str], return_ids: bool = True) -> Any:

@@ -57,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="metrics on a gold file (see shared/eval/README.md)")
     ev.add_argument("gold", help="article-format .jsonl or MultiHop-RAG queries .json")
-    ev.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid", help="retrieval mode (MultiHop only)")
+    ev.add_argument(
+        "--mode", choices=["hybrid", "handtuned", "dense", "bm25"], default="hybrid", help="retrieval mode (MultiHop only)"
+    )
     ev.add_argument("--limit", type=int, help="evaluate only the first N records")
     ev.set_defaults(func=cmd_eval, json=True)
 

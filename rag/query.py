@@ -45,15 +45,25 @@ MIN_WORDS_TO_SPLIT = 16
 """Shorter questions are retrieved whole: splitting only pays off for multi-part questions."""
 MAX_CLAUSES = 6
 """Each clause costs one more embedding and scoring pass; real questions have 2-4."""
+WINDOW_WORDS, WINDOW_STRIDE = 16, 8
+"""Overlapping word windows of the question, pooled from its own forward pass (no extra cost)."""
+MAX_WINDOWS = 16
+_WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
 class Query:
-    """What to retrieve: the full text, its clauses (may be empty) and the dates it names (ISO)."""
+    """What to retrieve: the full text, its clauses (may be empty), the dates it names (ISO)
+    and its overlapping word windows, the last two as ``(start, end)`` character spans of ``text``."""
 
     text: str
-    clauses: tuple[str, ...] = ()
+    clause_spans: tuple[tuple[int, int], ...] = ()
     dates: tuple[str, ...] = ()
+    windows: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def clauses(self) -> tuple[str, ...]:
+        return tuple(self.text[a:b] for a, b in self.clause_spans)
 
 
 def parse_query(text: str) -> Query:
@@ -62,16 +72,49 @@ def parse_query(text: str) -> Query:
     >>> parse_query("Did the report on October 7, 2023 say X, while the TechCrunch article says Y happened?").dates
     ('2023-10-07',)
     """
-    return Query(text, tuple(clauses(text)), tuple(dates(text)))
+    return Query(text, tuple(clauses(text)), tuple(dates(text)), tuple(windows(text)))
 
 
-def clauses(text: str) -> list[str]:
-    """The clauses of a long multi-part question (none for a short or single-part one)."""
+def clauses(text: str) -> list[tuple[int, int]]:
+    """Spans of the clauses of a long multi-part question (none for a short or single-part one).
+
+    >>> q = "Did the Verge report that X happened in the city, while TechCrunch says that Y was cancelled?"
+    >>> [q[a:b] for a, b in clauses(q)]
+    ['Did the Verge report that X happened in the city', 'TechCrunch says that Y was cancelled']
+    """
     if len(text.split()) < MIN_WORDS_TO_SPLIT:
         return []
-    parts = [p.strip(" ,?.") for p in _CLAUSE.split(text)]
-    parts = [p for p in parts if len(p.split()) >= 4]
-    return parts[:MAX_CLAUSES] if len(parts) > 1 else []
+    bounds = [0, *(i for m in _CLAUSE.finditer(text) for i in m.span()), len(text)]
+    spans = [_strip(text, a, b) for a, b in zip(bounds[::2], bounds[1::2])]
+    spans = [(a, b) for a, b in spans if len(text[a:b].split()) >= 4]
+    return spans[:MAX_CLAUSES] if len(spans) > 1 else []
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` narrowed past surrounding spaces and ``,?.`` (like ``str.strip(" ,?.")``)."""
+    while start < end and text[start] in " ,?.":
+        start += 1
+    while end > start and text[end - 1] in " ,?.":
+        end -= 1
+    return start, end
+
+
+def windows(text: str) -> list[tuple[int, int]]:
+    """Spans of 16 consecutive words every 8 words (the whole text when it is shorter).
+
+    >>> windows("a b c")
+    [(0, 5)]
+    """
+    words = [m.span() for m in _WORD.finditer(text)]
+    if len(words) <= WINDOW_WORDS:
+        return [(0, len(text))]
+    out = []
+    for first in range(0, len(words) - WINDOW_WORDS + WINDOW_STRIDE, WINDOW_STRIDE):
+        last = min(first + WINDOW_WORDS, len(words)) - 1
+        out.append((words[first][0], words[last][1]))
+        if last == len(words) - 1 or len(out) == MAX_WINDOWS:
+            break
+    return out
 
 
 def dates(text: str) -> list[str]:

@@ -14,26 +14,34 @@ from typing import Any
 
 import numpy as np
 
-from . import store
+from . import fusion, store
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import EmptyQuestionError
+from .errors import ConfigError, EmptyQuestionError
 from .query import Query, parse_query
 from .records import Hit, Sentence
 from .settings import AnswerOptions, make_options
 
-LEXICAL_WEIGHT = 0.8
-"""Weight of the max-normalised BM25 score beside the dense similarity (tuned on MultiHop-RAG dev)."""
 SOURCE_BOOST = 0.5
-"""Added to chunks of an outlet the question names ("as reported by TechCrunch")."""
+"""Metadata signal of chunks of an outlet the question names ("as reported by TechCrunch")."""
 DATE_BOOST = 0.5
-"""Added to chunks of documents published on a date the question names."""
-CLAUSE_WEIGHT = 2.0
-"""Weight of the best clause match (max-normalised) for multi-part questions."""
-SAME_DOCUMENT_PENALTY = 0.1
-"""Subtracted per chunk already taken from the same document, so results cover more documents."""
+"""Metadata signal of chunks of documents published on a date the question names."""
+SAME_DOCUMENT_PENALTY = 0.2
+"""Subtracted from a learned score per chunk already taken from the same document, so results
+cover more documents (0.1 for the hand-tuned mix, whose scores spread less)."""
+HANDTUNED_PENALTY = 0.1
 DIVERSIFY_POOL = 60
+MODES = ("hybrid", "handtuned", "dense", "bm25")
 POOL_PER_SIGNAL = 150
 """Chunks taken from FAISS and from BM25 (each, per question text) before sentence-level scoring."""
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A query's vectors: ``vectors`` for the question then each clause, ``windows`` for its
+    word windows (pooled in the question's own forward pass)."""
+
+    vectors: np.ndarray
+    windows: np.ndarray
 
 
 @dataclass
@@ -47,14 +55,19 @@ class Loaded:
     sources: list[tuple[re.Pattern[str], np.ndarray]] = field(default_factory=list)
     sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     chunk_dates: np.ndarray = field(default_factory=lambda: np.zeros(0, "U10"))
+    chunk_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    chunk_positions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     @classmethod
     def create(cls, data: store.IndexData, embedder: Embedder) -> Loaded:
         idf = _idf(data.bm25)
         dates = np.array([d.date[:10] for d in data.docs], dtype="U10")
+        rows = data.chunks[:, 0]
+        first_of_doc = np.searchsorted(rows, rows)  # chunks are stored in document order
         return cls(
             data, embedder, idf, max(idf.values(), default=1.0), _source_patterns(data),
-            data.sentence_vectors.astype(np.float32), dates[data.chunks[:, 0]] if len(data.chunks) else dates[:0],
+            data.sentence_vectors.astype(np.float32), dates[rows] if len(rows) else dates[:0],
+            data.faiss_index.reconstruct_n(0, data.faiss_index.ntotal), (np.arange(len(rows)) - first_of_doc).astype(np.float32),
         )  # fmt: skip
 
 
@@ -137,32 +150,60 @@ def query_tokens(text: str) -> list[str]:
     return terms(text)
 
 
-def rank_chunks(
-    loaded: Loaded, query: Query, qvecs: np.ndarray, candidates: int, mode: str = "hybrid"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Chunk ids with their fused score, best first, at most ``candidates``.
+def encode(loaded: Loaded, query: Query) -> Encoded:
+    """Embed the question once; its clauses and windows are pooled from that same pass."""
+    n = len(query.clause_spans)
+    vectors, spans = loaded.embedder.embed_spans([query.text], [[*query.clause_spans, *query.windows]])
+    return Encoded(np.vstack([vectors, spans[0][:n]]), spans[0][n:])
 
-    ``qvecs`` holds the vectors of ``query.text`` then of each clause. ``mode`` "dense" (FAISS
-    chunk vectors) or "bm25" ranks by one signal alone: the benchmarks' baselines.
+
+def rank_chunks(
+    loaded: Loaded, query: Query, encoded: Encoded, candidates: int, mode: str = "hybrid"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk ids with their score (0..1 in "hybrid" mode), best first, at most ``candidates``.
+
+    "hybrid" pools FAISS and BM25 candidates and ranks them with the learned fusion model
+    (:mod:`rag.fusion`); "handtuned" uses the hand-tuned mix instead; "dense" (FAISS chunk
+    vectors) or "bm25" rank by one signal alone: the benchmarks' baselines.
     """
     data = loaded.data
-    n = data.faiss_index.ntotal
-    if n == 0:
+    qvecs = encoded.vectors
+    if data.faiss_index.ntotal == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     if mode in ("dense", "bm25"):
         scores = _dense_chunks(loaded, qvecs[0], candidates) if mode == "dense" else _bm25(loaded, query.text)
         top = np.argsort(-scores, kind="stable")[:candidates]
         return top, scores[top]
+    pool, sig = signals(loaded, query, encoded)
+    model = fusion.default_model() if mode == "hybrid" else None
+    scores = model.score(sig) if model is not None else fusion.handtuned(sig)
+    penalty = SAME_DOCUMENT_PENALTY if model is not None else HANDTUNED_PENALTY
+    order = diversified(scores, sig.document, penalty)[:candidates]
+    return pool[order], (1 / (1 + np.exp(-scores[order])) if model is not None else scores[order]).astype(np.float32)
+
+
+def signals(loaded: Loaded, query: Query, encoded: Encoded) -> tuple[np.ndarray, fusion.Signals]:
+    """The candidate pool and every retrieval signal of its chunks."""
     texts = [query.text, *query.clauses]
+    windows = [query.text[a:b] for a, b in query.windows]
     lexical = np.stack([_bm25(loaded, t) for t in texts])
-    pool = _pool(loaded, qvecs[: len(texts)], lexical)
-    scores = _best_sentence(loaded, pool, qvecs[: len(texts)]) + LEXICAL_WEIGHT * lexical[:, pool]
-    fused = np.full(n, -np.inf, np.float32)
-    fused[pool] = scores[0] + _metadata(loaded, query)[pool]
-    if query.clauses:
-        parts = scores[1:] / np.maximum(scores[1:].max(axis=1, keepdims=True), 1e-9)
-        fused[pool] += CLAUSE_WEIGHT * parts.max(axis=0)
-    return _diversify(data, fused, min(candidates, len(pool)))
+    pool = _pool(loaded, encoded.vectors, lexical)
+    rows, starts = _sentence_rows(loaded, pool)
+    sentence_lexical = _sentence_bm25(loaded, [*texts, *windows], rows, starts)
+    dense = _best_sentence(loaded, rows, starts, np.vstack([encoded.vectors, encoded.windows]))
+    sig = fusion.Signals(
+        dense=dense[: len(texts)],
+        lexical=lexical[:, pool],
+        sentence_lexical=sentence_lexical[: len(texts)],
+        window_dense=dense[len(texts) :],
+        window_lexical=np.stack([_bm25(loaded, w)[pool] for w in windows]),
+        window_sentence_lexical=sentence_lexical[len(texts) :],
+        chunk_dense=loaded.chunk_vectors[pool] @ encoded.vectors[0],
+        metadata=_metadata(loaded, query)[pool],
+        position=loaded.chunk_positions[pool],
+        document=loaded.data.chunks[pool, 0],
+    )
+    return pool, sig
 
 
 def _metadata(loaded: Loaded, query: Query) -> np.ndarray:
@@ -185,14 +226,28 @@ def _pool(loaded: Loaded, qvecs: np.ndarray, lexical: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([dense_ids.ravel(), lexical_ids.ravel()]))
 
 
-def _best_sentence(loaded: Loaded, pool: np.ndarray, qvecs: np.ndarray) -> np.ndarray:
-    """Per text and pooled chunk, the similarity of the chunk's best sentence (in-context vectors)."""
+def _sentence_rows(loaded: Loaded, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sentence rows of the pooled chunks, concatenated, and where each chunk's run starts."""
     first, last = loaded.data.chunks[pool, 1], loaded.data.chunks[pool, 2]
     lengths = last - first
     rows = np.repeat(first - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+    return rows, np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+
+
+def _best_sentence(loaded: Loaded, rows: np.ndarray, starts: np.ndarray, qvecs: np.ndarray) -> np.ndarray:
+    """Per query vector and pooled chunk, the similarity of the chunk's best sentence (in-context vectors)."""
     sims = loaded.sentence_vectors[rows] @ qvecs.astype(np.float32).T
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     return np.maximum.reduceat(sims, starts, axis=0).T
+
+
+def _sentence_bm25(loaded: Loaded, texts: list[str], rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per text and pooled chunk, the BM25 score of the chunk's best sentence / the best sentence's."""
+    bm25 = loaded.data.sentence_bm25
+    if bm25 is None:
+        return np.zeros((len(texts), len(starts)), np.float32)
+    scores = np.stack([np.asarray(bm25.get_scores(query_tokens(t)), np.float32) for t in texts])
+    scores /= np.maximum(scores.max(axis=1, keepdims=True), 1e-9)
+    return np.maximum.reduceat(scores[:, rows], starts, axis=1)
 
 
 def _bm25(loaded: Loaded, text: str) -> np.ndarray:
@@ -208,20 +263,23 @@ def _dense_chunks(loaded: Loaded, qvec: np.ndarray, candidates: int) -> np.ndarr
     return scores
 
 
-def _diversify(data: store.IndexData, fused: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray]:
-    """Best first, but each further chunk of an already-used document pays a small penalty."""
-    order = np.argsort(-fused, kind="stable")
-    pool = list(order[:DIVERSIFY_POOL])
-    taken: dict[int, int] = {}
-    out = []
-    while pool:
-        best = max(pool, key=lambda c: fused[c] - SAME_DOCUMENT_PENALTY * taken.get(int(data.chunks[c, 0]), 0))
-        pool.remove(best)
-        out.append(best)
-        row = int(data.chunks[best, 0])
-        taken[row] = taken.get(row, 0) + 1
-    top = np.concatenate([np.array(out, np.int64), order[DIVERSIFY_POOL:]])[:candidates]
-    return top, fused[top]
+def diversified(scores: np.ndarray, documents: np.ndarray, penalty: float) -> np.ndarray:
+    """Positions of ``scores``, best first; among the best DIVERSIFY_POOL, each further chunk
+    of an already-used document pays ``penalty``, so results cover more documents.
+
+    >>> diversified(np.array([0.9, 0.85, 0.8]), np.array([1, 1, 2]), penalty=0.1).tolist()
+    [0, 2, 1]
+    """
+    order = np.argsort(-scores, kind="stable")
+    head = order[:DIVERSIFY_POOL]
+    adjusted, docs = scores[head].astype(np.float64), documents[head]
+    picked = np.zeros(len(head), np.int64)
+    for n in range(len(head)):
+        i = int(np.argmax(adjusted))
+        picked[n] = head[i]
+        adjusted[docs == docs[i]] -= penalty
+        adjusted[i] = -np.inf
+    return np.concatenate([picked, order[DIVERSIFY_POOL:]])
 
 
 def make_hit(data: store.IndexData, chunk_id: int, score: float) -> Hit:
@@ -239,9 +297,10 @@ def retrieve(question: str, k: int = 10, index_dir: str | Path = "index", mode: 
     ['Kim Jong Un orders military to annihilate South Korea and US']
     """
     opts = make_options(AnswerOptions, options)
+    if mode not in MODES:
+        raise ConfigError(f"unknown retrieval mode {mode!r}; known: {', '.join(MODES)}")
     text, _ = clean_question(question, opts.max_question_chars)
     loaded = open_index(index_dir)
     query = parse_query(text)
-    qvecs = loaded.embedder.embed([query.text, *query.clauses])
-    ids, scores = rank_chunks(loaded, query, qvecs, max(k, opts.candidates), mode)
+    ids, scores = rank_chunks(loaded, query, encode(loaded, query), max(k, opts.candidates), mode)
     return [make_hit(loaded.data, int(c), float(s)) for c, s in zip(ids[:k], scores[:k])]

@@ -17,8 +17,9 @@ BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 """sha256 of the bundled model's ``model.safetensors``; checked on every load."""
 
-FORMAT_VERSION = 1
-"""Version of the on-disk index layout; an index with another version must be rebuilt."""
+FORMAT_VERSION = 2
+"""Version of the on-disk index layout; an index with another version must be rebuilt
+(from format 1 a build reuses the vectors: only the BM25 indexes are made again)."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ class BuildOptions:
     """Options of :func:`rag.build_index`.
 
     model: sentence-transformers model name or path (default: the bundled all-MiniLM-L6-v2).
-    chunk_tokens: target chunk size in cl100k_base tokens (sentence-aligned).
+    chunk_tokens: target chunk size in cl100k_base tokens (sentence-aligned; as in the MultiHop-RAG
+        paper). Chunks may exceed the model's input: sentences are embedded in windows it reads whole.
     overlap_tokens: up to this many tokens of trailing sentences are repeated in the next chunk.
     max_sentence_tokens: longer "sentences" (lists, tables, run-ons) are cut at whitespace.
     batch_size: texts per embedding batch.
@@ -34,7 +36,7 @@ class BuildOptions:
     """
 
     model: str = BUNDLED_MODEL
-    chunk_tokens: int = 210
+    chunk_tokens: int = 256
     overlap_tokens: int = 40
     max_sentence_tokens: int = 96
     batch_size: int = 32

@@ -10,6 +10,7 @@ Layout of ``index_dir``::
         chunks.faiss       # FAISS inner-product index of chunk vectors
         sentence_vectors.npy  # float16 (N, dim): each sentence embedded in its chunk's context
         bm25/              # bm25s lexical index of chunk texts (plain .npy/.json files)
+        bm25_sentences/    # bm25s lexical index of single sentences (same files)
 
 A build writes a new data folder, fsyncs it, then atomically replaces ``manifest.json``;
 readers that loaded the old manifest keep a consistent old version. No pickle anywhere.
@@ -41,7 +42,10 @@ from .settings import FORMAT_VERSION
 MANIFEST = "manifest.json"
 DATA_FILES = ("documents.jsonl", "sentences.npy", "chunks.npy", "chunks.faiss", "sentence_vectors.npy")
 BM25_FILES = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", "params.index.json", "vocab.index.json")
-REQUIRED_FILES = (*DATA_FILES, *(f"bm25/{name}" for name in BM25_FILES))
+BM25_DIRS = ("bm25", "bm25_sentences")
+REQUIRED_FILES = (*DATA_FILES, *(f"{folder}/{name}" for folder in BM25_DIRS for name in BM25_FILES))
+REUSABLE_FORMATS = (1, FORMAT_VERSION)
+"""Formats whose vectors a build may reuse (format 1 lacks only ``bm25_sentences/``)."""
 VERSION_NAME = re.compile(r"v-[\w.-]+")
 """A version folder's name: ``v-<time>-<rand>`` (never a path)."""
 LOAD_ATTEMPTS = 3
@@ -58,6 +62,7 @@ class IndexData:
     faiss_index: Any
     sentence_vectors: np.ndarray
     bm25: Any
+    sentence_bm25: Any = None
     version: str = ""
 
     def sentence_text(self, i: int) -> str:
@@ -70,7 +75,7 @@ class IndexData:
         return int(row), int(self.sentences[first][1]), int(self.sentences[last - 1][2])
 
 
-def read_manifest(index_dir: str | Path) -> dict[str, Any]:
+def read_manifest(index_dir: str | Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) -> dict[str, Any]:
     """The index's manifest, checked for format version and shape (not yet against the files)."""
     path = Path(index_dir) / MANIFEST
     if not path.exists():
@@ -81,18 +86,18 @@ def read_manifest(index_dir: str | Path) -> dict[str, Any]:
         raise IndexCorruptError(f"{path} is unreadable ({_one_line(err)}): {rebuild_hint(index_dir)}") from None
     if not isinstance(manifest, dict):
         raise IndexCorruptError(f"{path} is not an index manifest: {rebuild_hint(index_dir)}")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in formats:
         raise IndexMismatchError(
             f"index at {index_dir} has format version {manifest.get('format_version')}, this rag reads "
             f"{FORMAT_VERSION}: {rebuild_hint(index_dir, manifest)}"
         )
-    if problem := _manifest_problem(manifest):
+    if problem := _manifest_problem(manifest, manifest.get("format_version") == FORMAT_VERSION):
         raise IndexCorruptError(f"{path} is damaged ({problem}): {rebuild_hint(index_dir, manifest)}")
     return manifest
 
 
-def _manifest_problem(manifest: dict[str, Any]) -> str:
-    """What is wrong with a manifest's fields ("" when nothing is)."""
+def _manifest_problem(manifest: dict[str, Any], current: bool = True) -> str:
+    """What is wrong with a manifest's fields ("" when nothing is); ``current``: of this format."""
     data_dir, files, model, counts = (manifest.get(k) for k in ("data_dir", "files", "model", "counts"))
     if not isinstance(data_dir, str) or not VERSION_NAME.fullmatch(data_dir):
         return "no valid data_dir"
@@ -100,7 +105,7 @@ def _manifest_problem(manifest: dict[str, Any]) -> str:
         isinstance(v, dict) and isinstance(v.get("bytes"), int) and isinstance(v.get("sha256"), str) for v in files.values()
     ):
         return "no valid file list"
-    if not all(name in files for name in REQUIRED_FILES):
+    if not all(name in files for name in REQUIRED_FILES if current or not name.startswith("bm25_sentences/")):
         return "data files missing from the file list"
     if not isinstance(model, dict) or not isinstance(model.get("name"), str):
         return "no model name"
@@ -144,14 +149,16 @@ def check_model(manifest: dict[str, Any], name: str, weights_sha256: str, index_
     )
 
 
-def load(index_dir: str | Path) -> IndexData:
+def load(index_dir: str | Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) -> IndexData:
     """Load the current index version, verifying every data file against the manifest.
+
+    ``formats``: the format versions accepted (a build passes REUSABLE_FORMATS to reuse vectors).
 
     A version deleted under our feet (two builds finished while we read it) is retried with
     the newer manifest; anything else damaged raises IndexCorruptError naming the fix.
     """
     for attempt in range(LOAD_ATTEMPTS):
-        manifest = read_manifest(index_dir)
+        manifest = read_manifest(index_dir, formats)
         try:
             return _load_version(index_dir, manifest)
         except IndexCorruptError:
@@ -173,11 +180,12 @@ def _load_version(index_dir: str | Path, manifest: dict[str, Any]) -> IndexData:
         vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False)
         index = faiss.read_index(str(folder / "chunks.faiss"))
         bm25 = _load_bm25(folder / "bm25")
+        sentence_bm25 = _load_bm25(folder / "bm25_sentences") if "bm25_sentences/vocab.index.json" in manifest["files"] else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, RuntimeError) as err:
         raise IndexCorruptError(
             f"index at {index_dir} is damaged ({_one_line(err)}): {rebuild_hint(index_dir, manifest)}"
         ) from None
-    data = IndexData(manifest, docs, sentences, chunks, index, vectors, bm25, version=folder.name)
+    data = IndexData(manifest, docs, sentences, chunks, index, vectors, bm25, sentence_bm25, version=folder.name)
     _check_shapes(data, index_dir)
     return data
 
@@ -233,6 +241,8 @@ def _shape_problem(data: IndexData) -> str:
         return "sentence vectors"
     if data.faiss_index.ntotal != len(c) or int(data.bm25.scores.get("num_docs", len(c))) != len(c):
         return "chunk vectors or BM25 differ from the chunks"
+    if data.sentence_bm25 is not None and int(data.sentence_bm25.scores.get("num_docs", len(s))) != len(s):
+        return "sentence BM25 differs from the sentences"
     if len(s) and not (s[:, 0].min() >= 0 and s[:, 0].max() < len(data.docs) and (s[:, 1] <= s[:, 2]).all()):
         return "sentence rows"
     if len(s) and not (s[:, 1].min() >= 0 and (s[:, 2] <= np.array([len(d.text) for d in data.docs])[s[:, 0]]).all()):
@@ -306,6 +316,7 @@ def _write_files(folder: Path, data: IndexData) -> None:
     except RuntimeError as err:  # faiss reports a failed write (e.g. disk full) as RuntimeError
         raise OSError(errno.EIO, f"cannot write chunks.faiss: {_one_line(err)[:200]}") from None
     data.bm25.save(str(folder / "bm25"), allow_pickle=False, show_progress=False)
+    data.sentence_bm25.save(str(folder / "bm25_sentences"), allow_pickle=False, show_progress=False)
 
 
 def _file_hashes(folder: Path) -> dict[str, dict[str, Any]]:

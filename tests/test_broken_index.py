@@ -118,11 +118,11 @@ def test_damaged_manifest_is_a_typed_error_and_build_recovers(index, capsys, rea
 
 def test_manifest_of_another_format_version_says_rebuild(index, capsys, real_embedder) -> None:
     idx, version = index
-    _edit(lambda d: d.update(format_version=2))(idx / "manifest.json")
-    with pytest.raises(IndexMismatchError, match="format version 2, this rag reads 1: rebuild it with `rag build"):
+    _edit(lambda d: d.update(format_version=3))(idx / "manifest.json")
+    with pytest.raises(IndexMismatchError, match="format version 3, this rag reads 2: rebuild it with `rag build"):
         load(idx)
     assert main(["status", "--index", str(idx)]) == 3
-    assert_one_line_error(capsys.readouterr().err, "format version 2")
+    assert_one_line_error(capsys.readouterr().err, "format version 3")
     _assert_recovers(idx, version, real_embedder)
 
 

@@ -23,10 +23,10 @@ def test_build_reports_counts_and_writes_manifest(tmp_path, corpus, fake_embedde
     assert (report.added, report.updated, report.removed, report.unchanged) == (3, 0, 0, 0)
     assert report.documents == 3 and report.sentences == 22 + 3 + 2  # the markdown heading is a sentence of its own
     manifest = read_manifest(tmp_path / "idx")
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["model"] == {"name": "fake-hashing-embedder", "weights_sha256": "0" * 64, "dim": 64}
     assert manifest["token_encoding"] == "cl100k_base"
-    assert manifest["settings"]["chunk_tokens"] == 210 and manifest["settings"]["overlap_tokens"] == 40
+    assert manifest["settings"]["chunk_tokens"] == 256 and manifest["settings"]["overlap_tokens"] == 40
     assert len(manifest["documents"]) == 3 and manifest["built_at"]
     data = load(tmp_path / "idx")
     assert data.faiss_index.ntotal == report.chunks == len(data.chunks)
@@ -74,6 +74,25 @@ def test_incremental_vectors_equal_full_build(tmp_path, corpus, fake_embedder):
     assert [d.id for d in a.docs] == [d.id for d in b.docs]
     assert np.array_equal(a.sentences, b.sentences) and np.array_equal(a.chunks, b.chunks)
     assert np.allclose(a.faiss_index.reconstruct_n(0, a.faiss_index.ntotal), b.faiss_index.reconstruct_n(0, b.faiss_index.ntotal))
+
+
+def test_format_1_index_is_upgraded_without_embedding_again(tmp_path, corpus, fake_embedder):
+    idx = tmp_path / "idx"
+    build_index([corpus], idx, embedder=fake_embedder)
+    before = load(idx)
+    manifest = json.loads((idx / "manifest.json").read_text())
+    manifest["format_version"] = 1  # format 1 had no sentence-level BM25
+    manifest["files"] = {k: v for k, v in manifest["files"].items() if not k.startswith("bm25_sentences/")}
+    (idx / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="format version 1, this rag reads 2"):
+        load(idx)
+    embedded = fake_embedder.texts
+    report = build_index([corpus], idx, embedder=fake_embedder)
+    assert report.changed and (report.unchanged, report.added) == (3, 0)
+    assert fake_embedder.texts == embedded  # vectors reused, only the BM25 indexes were made
+    after = load(idx)
+    assert after.sentence_bm25 is not None and int(after.sentence_bm25.scores["num_docs"]) == len(after.sentences)
+    assert np.array_equal(after.sentence_vectors, before.sentence_vectors)
 
 
 def test_duplicates_are_skipped_with_a_note(tmp_path, corpus, fake_embedder):

@@ -32,12 +32,23 @@ def test_article_chunks_are_sentence_aligned_and_within_token_bounds(real_embedd
     assert sum(len(r) > 0 for r in shared) >= 2  # whole sentences repeated where they fit
 
 
-def test_chunks_never_exceed_model_limit(real_embedder):
+def test_embedding_windows_never_exceed_model_limit(real_embedder):
     # Token-dense text: many more model tokens than cl100k tokens.
     text = " ".join("ßẞ" * 3 + f"{i}" for i in range(600)) + "."
     doc = make_document("dense.txt", text)
-    sentences, chunks = _split_and_chunk(doc, real_embedder, BuildOptions())
+    sentences, chunks, windows = _split_and_chunk(doc, real_embedder, BuildOptions())
     limit = real_embedder.max_tokens
     tok = real_embedder.model.tokenizer
-    assert all(len(tok(embedding_text(doc, ch.text))["input_ids"]) <= limit for ch in chunks)
+    assert all(len(tok(embedding_text(doc, w.text))["input_ids"]) <= limit for w in windows)
+    # every sentence is embedded exactly once, in order; chunks keep their cl100k budget
+    assert [i for w in windows for i in range(w.first, w.last)] == list(range(len(sentences)))
+    assert all(count_tokens(ch.text) <= 256 for ch in chunks if ch.last - ch.first > 1)
     assert "".join(s.text for s in sentences).replace(" ", "") == text.replace(" ", "")
+
+
+def test_article_chunks_are_longer_than_the_model_input_but_fully_embedded(real_embedder):
+    (doc,) = read_file(ARTICLE)
+    sentences, chunks, windows = _split_and_chunk(doc, real_embedder, BuildOptions())
+    assert [(c.first, c.last) for c in chunks] == [(0, 6), (6, 13), (12, 19), (18, 22)]
+    assert not all(real_embedder.fits([embedding_text(doc, c.text) for c in chunks]))  # the 256-token chunks don't fit
+    assert all(real_embedder.fits([embedding_text(doc, w.text) for w in windows]))  # their embedding windows do

@@ -1,0 +1,145 @@
+"""Stage 6b: retrieval signals of the pooled chunks fused into one score by a learned ranker.
+
+Every pooled chunk gets a few dozen numbers: how well its best sentence matches the question
+(dense, in-context vectors), its BM25 score and its best sentence's BM25 score, the same for
+each clause and each 16-word window of the question, outlet/date matches, its position in its
+document, and how it compares with the other chunks of its document. A LightGBM lambdarank
+model (``fusion_model.txt``, plain text, trained by ``benchmarks/train_fusion.py`` on
+MultiHop-RAG dev queries) turns them into a score. Without a model file the hand-tuned mix
+(:func:`handtuned`) ranks alone.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelError
+
+MODEL_FILE = Path(__file__).with_name("fusion_model.txt")
+MODEL_INFO = Path(__file__).with_name("fusion_model.json")
+
+LEXICAL_WEIGHT = 0.8
+"""Weight of the max-normalised BM25 score beside the dense similarity (hand-tuned mix)."""
+CLAUSE_WEIGHT = 2.0
+"""Weight of the best clause match (max-normalised) for multi-part questions (hand-tuned mix)."""
+
+FEATURES = (
+    "dense",  # question vs the chunk's best sentence (in-context vectors)
+    "bm25",  # question vs chunk text, BM25 / best BM25 in the index
+    "chunk_dense",  # question vs the chunk's own vector
+    "metadata",  # outlet / publication date named by the question
+    "sentence_bm25",  # question vs the chunk's best sentence, BM25 / best in the index
+    "clause",  # best clause: (dense + bm25) / best in the pool
+    "clause_sentence_bm25",
+    "window",  # best 16-word window of the question: (dense + bm25) / best in the pool
+    "window_sentence_bm25",
+    "position",  # chunk number within its document (0: the lede)
+    "handtuned",  # the hand-tuned mix, and the chunk's rank under it
+    "handtuned_rank",
+    "window_rank",
+    "doc_handtuned_gap",  # handtuned minus the best handtuned of the same document
+    "doc_window",  # best window score of the document, and the chunk's gap to it
+    "doc_window_gap",
+    "doc_chunks",  # pooled chunks of the same document
+)
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Raw per-chunk signals for a pool of chunks. Rows of 2-D arrays: question then clauses
+    (``dense``, ``lexical``, ``sentence_lexical``) or question windows (``window_*``)."""
+
+    dense: np.ndarray
+    lexical: np.ndarray
+    sentence_lexical: np.ndarray
+    window_dense: np.ndarray
+    window_lexical: np.ndarray
+    window_sentence_lexical: np.ndarray
+    chunk_dense: np.ndarray
+    metadata: np.ndarray
+    position: np.ndarray
+    document: np.ndarray
+
+
+def handtuned(sig: Signals) -> np.ndarray:
+    """Dense + 0.8 BM25 + metadata, plus 2x the best max-normalised clause score."""
+    mixed = sig.dense + LEXICAL_WEIGHT * sig.lexical
+    score = mixed[0] + sig.metadata
+    if len(mixed) > 1:
+        score = score + CLAUSE_WEIGHT * _normalised(mixed[1:]).max(axis=0)
+    return score.astype(np.float32)
+
+
+def features(sig: Signals) -> np.ndarray:
+    """The ``(pool, len(FEATURES))`` feature matrix, columns in FEATURES order."""
+    mixed = sig.dense + LEXICAL_WEIGHT * sig.lexical
+    parts = slice(1, None) if len(mixed) > 1 else slice(0, 1)  # a one-part question is its own clause
+    window = _normalised(sig.window_dense + LEXICAL_WEIGHT * sig.window_lexical).max(axis=0)
+    tuned = handtuned(sig)
+    _, doc = np.unique(sig.document, return_inverse=True)
+    columns = [
+        sig.dense[0], sig.lexical[0], sig.chunk_dense, sig.metadata, sig.sentence_lexical[0],
+        _normalised(mixed[parts]).max(axis=0), sig.sentence_lexical[parts].max(axis=0),
+        window, sig.window_sentence_lexical.max(axis=0), sig.position,
+        tuned, _rank(tuned), _rank(window),
+        tuned - _doc_max(tuned, doc), _doc_max(window, doc), window - _doc_max(window, doc), np.bincount(doc)[doc],
+    ]  # fmt: skip
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+def _normalised(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(x.max(axis=1, keepdims=True), 1e-9)
+
+
+def _rank(x: np.ndarray) -> np.ndarray:
+    out = np.empty(len(x), np.float32)
+    out[np.argsort(-x, kind="stable")] = np.arange(len(x))
+    return out
+
+
+def _doc_max(x: np.ndarray, doc: np.ndarray) -> np.ndarray:
+    best = np.full(int(doc.max()) + 1 if len(doc) else 0, -np.inf, np.float32)
+    np.maximum.at(best, doc, x)
+    return best[doc]
+
+
+class FusionModel:
+    """A LightGBM ranker over :data:`FEATURES`, loaded from its plain-text model file."""
+
+    def __init__(self, path: Path = MODEL_FILE):
+        import lightgbm
+
+        try:
+            self.booster = lightgbm.Booster(model_str=path.read_text("utf-8"))
+        except (OSError, ValueError, lightgbm.basic.LightGBMError) as err:
+            raise ModelError(f"cannot load the fusion model {path} ({str(err).splitlines()[0][:200]}): reinstall rag") from None
+        if tuple(self.booster.feature_name()) != FEATURES:
+            raise ModelError(f"fusion model {path} was trained on other features: retrain with benchmarks/train_fusion.py")
+
+    def score(self, sig: Signals) -> np.ndarray:
+        if not len(sig.document):
+            return np.zeros(0, np.float32)
+        return np.asarray(self.booster.predict(features(sig), num_threads=1), np.float32)
+
+
+_model: dict[Path, FusionModel | None] = {}
+_model_lock = threading.Lock()
+
+
+def default_model(path: Path = MODEL_FILE) -> FusionModel | None:
+    """The shipped model (loaded once per process), or None when there is no model file."""
+    with _model_lock:
+        if path not in _model:
+            _model[path] = FusionModel(path) if path.exists() else None
+        return _model[path]
+
+
+def model_info(path: Path = MODEL_INFO) -> dict[str, Any]:
+    """What the shipped model was trained on and how it scored (``{}`` without one)."""
+    return json.loads(path.read_text("utf-8")) if path.exists() else {}

@@ -1,0 +1,80 @@
+"""The learned fusion: features from signals, the shipped model, and the fallback without it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag import fusion, retrieve
+from rag.errors import ConfigError, ModelError
+from rag.fusion import FEATURES, FusionModel, Signals, features, handtuned
+
+
+def _signals() -> Signals:
+    """Three pooled chunks (two from document 7, one from 9); a question with one clause."""
+    return Signals(
+        dense=np.array([[0.5, 0.2, 0.4], [0.1, 0.6, 0.3]], np.float32),
+        lexical=np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]], np.float32),
+        sentence_lexical=np.array([[0.8, 0.1, 0.2], [0.3, 0.9, 0.1]], np.float32),
+        window_dense=np.array([[0.3, 0.3, 0.6]], np.float32),
+        window_lexical=np.array([[0.5, 0.5, 1.0]], np.float32),
+        window_sentence_lexical=np.array([[0.4, 0.2, 0.7]], np.float32),
+        chunk_dense=np.array([0.45, 0.25, 0.35], np.float32),
+        metadata=np.array([0.5, 0.0, 0.5], np.float32),
+        position=np.array([0.0, 3.0, 1.0], np.float32),
+        document=np.array([7, 9, 7]),
+    )
+
+
+def test_handtuned_mix_is_dense_plus_bm25_plus_metadata_plus_best_clause() -> None:
+    sig = _signals()
+    clause = (sig.dense[1] + 0.8 * sig.lexical[1]) / (0.6 + 0.8)  # max-normalised over the pool
+    expected = sig.dense[0] + 0.8 * sig.lexical[0] + sig.metadata + 2.0 * clause
+    assert np.allclose(handtuned(sig), expected)
+
+
+def test_feature_columns() -> None:
+    sig = _signals()
+    x = features(sig)
+    assert x.shape == (3, len(FEATURES))
+    col = {name: x[:, i] for i, name in enumerate(FEATURES)}
+    assert np.allclose(col["dense"], sig.dense[0]) and np.allclose(col["sentence_bm25"], [0.8, 0.1, 0.2])
+    assert np.allclose(col["clause_sentence_bm25"], [0.3, 0.9, 0.1])
+    assert np.allclose(col["window"], (sig.window_dense[0] + 0.8 * sig.window_lexical[0]) / 1.4)
+    tuned = handtuned(sig)
+    assert np.allclose(col["handtuned"], tuned)
+    assert list(col["handtuned_rank"]) == list(np.argsort(np.argsort(-tuned)))
+    # chunks 0 and 2 share document 7: gaps to that document's best, and its pooled-chunk count
+    assert np.allclose(col["doc_handtuned_gap"], [tuned[0] - max(tuned[0], tuned[2]), 0.0, tuned[2] - max(tuned[0], tuned[2])])
+    assert list(col["doc_chunks"]) == [2, 1, 2] and np.allclose(col["doc_window"], [1.0, 0.7 / 1.4, 1.0])
+
+
+def test_shipped_model_matches_the_feature_list_and_scores() -> None:
+    model = fusion.default_model()
+    assert model is not None and tuple(model.booster.feature_name()) == FEATURES
+    info = fusion.model_info()
+    assert info["features"] == list(FEATURES) and info["cross_validation"]["learned"]["Hits@10"] > 0.75
+    scores = model.score(_signals())
+    assert scores.shape == (3,) and np.isfinite(scores).all()
+
+
+def test_no_model_file_falls_back_to_the_handtuned_mix(tmp_path) -> None:
+    assert fusion.default_model(tmp_path / "missing.txt") is None
+
+
+def test_a_damaged_model_file_is_a_model_error(tmp_path) -> None:
+    bad = tmp_path / "fusion_model.txt"
+    bad.write_text("tree\nnot a model", "utf-8")
+    with pytest.raises(ModelError, match="fusion model"):
+        FusionModel(bad)
+
+
+def test_hybrid_scores_are_probabilities_best_first(article_index) -> None:
+    hits = retrieve("Who did Kim Jong Un meet in Russia?", k=4, index_dir=article_index)
+    scores = [h.score for h in hits]
+    assert all(0 < s < 1 for s in scores) and scores == sorted(scores, reverse=True)
+    assert "Putin" in hits[0].text
+    tuned = retrieve("Who did Kim Jong Un meet in Russia?", k=4, index_dir=article_index, mode="handtuned")
+    assert "Putin" in tuned[0].text and tuned[0].score > 1  # the raw mix, not a probability
+    with pytest.raises(ConfigError, match="unknown retrieval mode"):
+        retrieve("Who met Putin?", index_dir=article_index, mode="fancy")
