@@ -76,9 +76,10 @@ def _quality_section(q: dict[str, Any]) -> list[str]:
     lines = ["## Quality", "", f"### MultiHop-RAG dev ({modes['hybrid']['queries']} non-null queries, "
              f"{mh['index']['documents']} articles, {mh['index']['chunks']} chunks)", ""]  # fmt: skip
     cv = mh["cross_validated"]
-    lines += [f"Goals are checked on the learned fusion's {cv['folds']}-fold cross-validated figures (each query ranked "
-              "by a model trained without it). *Shipped model* is `rag/fusion_model.txt`, trained on all of these "
-              "queries (in-sample, optimistic); *hand-tuned* is the fixed-weight mix the model replaced.", ""]  # fmt: skip
+    lines += [f"Goals are checked on the learned fusion's {cv['folds']}-fold cross-validated figures, folds grouped by "
+              "shared evidence (each query ranked by a model that saw neither it nor any paraphrase of it). *Shipped "
+              "model* is `rag/fusion_model.txt`, trained on all of these queries (in-sample, optimistic); *hand-tuned* "
+              "is the fixed-weight mix the model replaced.", ""]  # fmt: skip
     lines += ["| metric | hybrid (cross-validated) | shipped model (in-sample) | hand-tuned | dense only | BM25 only | paper "
               "| goal | vs goal |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name in ("Hits@10", "Hits@4", "MRR@10"):

@@ -3,8 +3,8 @@
 For every answerable dev query the *product's own code* pools candidate chunks and computes
 their signals (:func:`rag.retrieve.signals`, :func:`rag.fusion.features`); a chunk is relevant
 when it contains one of the query's facts (the benchmark's rule). A LightGBM lambdarank model
-is scored by k-fold cross-validation (each query ranked by a model that never saw it: the
-honest figure), then trained on all queries and written as plain text with a JSON card.
+is scored by k-fold cross-validation (each query ranked by a model that never saw it nor any
+query sharing one of its facts: the honest figure), then trained on all queries and written as plain text with a JSON card.
 
 Usage::
 
@@ -29,10 +29,10 @@ from .common import DEFAULT_OUT, MULTIHOP_CORPUS, MULTIHOP_QUERIES, log, set_off
 
 PARAMS: dict[str, Any] = {
     "objective": "lambdarank",
-    "n_estimators": 300,
+    "n_estimators": 100,
     "learning_rate": 0.05,
-    "num_leaves": 31,
-    "min_child_samples": 50,
+    "num_leaves": 7,
+    "min_child_samples": 500,
     "subsample": 0.8,
     "subsample_freq": 1,
     "colsample_bytree": 0.8,
@@ -43,7 +43,9 @@ PARAMS: dict[str, Any] = {
     "n_jobs": 2,
     "verbose": -1,
 }
-"""Fixed LightGBM settings (chosen by 2- and 5-fold cross-validation on dev, not per fold)."""
+"""Fixed LightGBM settings, deliberately small. Chosen by grouped 5-fold cross-validation on dev:
+bigger models (300 trees of 31 leaves) score 0.81 Hits@10 when paraphrases of a test query sit
+in the training folds but 0.74 when they do not: they memorise chunks instead of learning to rank."""
 
 
 @dataclass
@@ -109,14 +111,45 @@ def metrics(items: list[QueryData], scores: list[np.ndarray], penalty: float) ->
     return {"Hits@10": round(float(h10) / n, 4), "Hits@4": round(float(h4) / n, 4), "MRR@10": round(float(mrr) / n, 4)}
 
 
-def cross_validate(items: list[QueryData], folds: int) -> list[np.ndarray]:
-    """Out-of-fold scores: query i is scored by the model trained without fold i % folds."""
+def fact_groups(queries: list[dict[str, Any]], folds: int) -> list[int]:
+    """A fold number per query, keeping queries that share any evidence fact in one fold.
+
+    Dev holds paraphrases of the same question (1,141 queries, 863 distinct fact sets):
+    with a plain split a model could be scored on a paraphrase of a query it trained on.
+    Groups (connected by shared facts) go, largest first, to the fold with fewest queries.
+    """
+    parent = list(range(len(queries)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    for i, q in enumerate(queries):
+        for e in q["evidence_list"]:
+            parent[root(i)] = root(first.setdefault(e["fact"], i))
+    groups: dict[int, list[int]] = {}
+    for i in range(len(queries)):
+        groups.setdefault(root(i), []).append(i)
+    fold_of, sizes = [0] * len(queries), [0] * folds
+    for members in sorted(groups.values(), key=lambda m: (-len(m), m[0])):
+        k = sizes.index(min(sizes))
+        sizes[k] += len(members)
+        for i in members:
+            fold_of[i] = k
+    return fold_of
+
+
+def cross_validate(items: list[QueryData], fold_of: list[int]) -> list[np.ndarray]:
+    """Out-of-fold scores: each query is scored by the model trained on the other folds."""
     scores: list[np.ndarray] = [np.zeros(0)] * len(items)
-    for k in range(folds):
-        booster = fit([d for i, d in enumerate(items) if i % folds != k])
-        for i in range(k, len(items), folds):
+    for k in sorted(set(fold_of)):
+        booster = fit([d for d, f in zip(items, fold_of) if f != k])
+        for i in (i for i, f in enumerate(fold_of) if f == k):
             scores[i] = booster.predict(items[i].features, num_threads=1)
-        log(f"  fold {k + 1}/{folds} done")
+        log(f"  fold {k + 1}/{len(set(fold_of))} done")
     return scores
 
 
@@ -132,7 +165,7 @@ def cross_validated(index_dir: Path, queries: list[dict[str, Any]], folds: int) 
     log(f"collecting features of {len(queries)} queries from {index_dir}")
     items = collect(index_dir, queries)
     tuned = [d.features[:, fusion.FEATURES.index("handtuned")] for d in items]
-    learned = metrics(items, cross_validate(items, folds), SAME_DOCUMENT_PENALTY)
+    learned = metrics(items, cross_validate(items, fact_groups(queries, folds)), SAME_DOCUMENT_PENALTY)
     return items, {"folds": folds, "queries": len(items), "learned": learned,
                    "handtuned": metrics(items, tuned, HANDTUNED_PENALTY)}  # fmt: skip
 

@@ -267,7 +267,7 @@ def _new_parts(docs: Sequence[Document], emb: Embedder, opts: BuildOptions) -> d
     model reads whole; a chunk's vector is the length-weighted mean of its sentences' vectors.
     So chunks may be longer than the model's input, and overlaps cost no extra encoding.
     """
-    prepared = [(doc, *_split_and_chunk(doc, emb, opts)) for doc in docs]
+    prepared = [(doc, *split_and_chunk(doc, emb, opts)) for doc in docs]
     texts, spans = [], []
     for doc, sents, _, windows in prepared:
         for w in windows:
@@ -291,7 +291,7 @@ def _new_parts(docs: Sequence[Document], emb: Embedder, opts: BuildOptions) -> d
     return out
 
 
-def _split_and_chunk(doc: Document, emb: Embedder, opts: BuildOptions) -> tuple[list[Sentence], list[Chunk], list[Chunk]]:
+def split_and_chunk(doc: Document, emb: Embedder, opts: BuildOptions) -> tuple[list[Sentence], list[Chunk], list[Chunk]]:
     """Sentences, retrieval chunks, and the non-overlapping windows the model embeds them in."""
     sentences = split_sentences(doc, opts.max_sentence_tokens)
     header_chars = len(embedding_text(doc, ""))

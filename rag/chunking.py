@@ -1,8 +1,9 @@
 """Stage 3: sentences packed into token-sized, sentence-aligned :class:`Chunk` records.
 
 Sizes are in cl100k_base tokens (``chunk_tokens``, with up to ``overlap_tokens`` of whole
-trailing sentences repeated at the start of the next chunk). A chunk that the embedding
-model would truncate (measured with the model's own tokenizer) is re-packed smaller.
+trailing sentences repeated at the start of the next chunk). The same packing makes the
+embedding windows (no overlap): given ``fits``, a window that the embedding model would
+truncate (measured with the model's own tokenizer) is re-packed smaller.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 An :class:`Embedder` needs one method, ``embed(texts) -> ndarray`` (rows L2-normalised).
 The default, :class:`SentenceTransformerEmbedder`, also embeds sentence spans *in the context
-of their chunk* in the same forward pass (mean of the span's token vectors), so sentence
-vectors cost nothing extra at build time and nothing at query time.
+of the text around them* in the same forward pass (mean of the span's token vectors): at build
+time sentences within their embedding window, at query time the question's clauses and word
+windows within the question. Span vectors cost no extra encoding.
 """
 
 from __future__ import annotations

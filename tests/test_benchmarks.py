@@ -19,7 +19,7 @@ pytestmark = [
 ]
 
 SPEED_FIGURES = {
-    "full build vs bare encode of its chunk texts",
+    "full build vs bare encode of the texts it embeds",
     "incremental build (+1 article) vs full build",
     "unchanged rebuild",
     "warm answer p50 vs bare query encode p50",
@@ -89,3 +89,15 @@ def test_quality_smoke(tmp_path: Path) -> None:
     for mode in results["article"]["retrieval"].values():
         assert _is_number(mode["P@1"]) and _is_number(mode["R@3"])
     assert "## Quality" in (tmp_path / "RESULTS_smoke.md").read_text("utf-8")
+
+
+def test_cross_validation_keeps_paraphrases_in_one_fold() -> None:
+    from benchmarks.train_fusion import fact_groups
+
+    def q(*facts: str) -> dict:
+        return {"evidence_list": [{"fact": f} for f in facts]}
+
+    queries = [q("a", "b"), q("c"), q("b", "d"), q("e"), q("d"), q("f")]
+    folds = fact_groups(queries, 2)
+    assert folds[0] == folds[2] == folds[4]  # linked through facts b and d
+    assert sorted(folds.count(k) for k in (0, 1)) == [3, 3]  # the three singletons balance the other fold

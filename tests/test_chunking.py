@@ -1,4 +1,4 @@
-from rag.build import _split_and_chunk
+from rag.build import split_and_chunk
 from rag.chunking import chunk_sentences, embedding_text, pack
 from rag.documents import make_document, read_file
 from rag.sentences import count_tokens, split_sentences
@@ -36,7 +36,7 @@ def test_embedding_windows_never_exceed_model_limit(real_embedder):
     # Token-dense text: many more model tokens than cl100k tokens.
     text = " ".join("ßẞ" * 3 + f"{i}" for i in range(600)) + "."
     doc = make_document("dense.txt", text)
-    sentences, chunks, windows = _split_and_chunk(doc, real_embedder, BuildOptions())
+    sentences, chunks, windows = split_and_chunk(doc, real_embedder, BuildOptions())
     limit = real_embedder.max_tokens
     tok = real_embedder.model.tokenizer
     assert all(len(tok(embedding_text(doc, w.text))["input_ids"]) <= limit for w in windows)
@@ -48,7 +48,7 @@ def test_embedding_windows_never_exceed_model_limit(real_embedder):
 
 def test_article_chunks_are_longer_than_the_model_input_but_fully_embedded(real_embedder):
     (doc,) = read_file(ARTICLE)
-    sentences, chunks, windows = _split_and_chunk(doc, real_embedder, BuildOptions())
+    sentences, chunks, windows = split_and_chunk(doc, real_embedder, BuildOptions())
     assert [(c.first, c.last) for c in chunks] == [(0, 6), (6, 13), (12, 19), (18, 22)]
     assert not all(real_embedder.fits([embedding_text(doc, c.text) for c in chunks]))  # the 256-token chunks don't fit
     assert all(real_embedder.fits([embedding_text(doc, w.text) for w in windows]))  # their embedding windows do
