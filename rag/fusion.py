@@ -47,6 +47,9 @@ FEATURES = (
     "doc_window",  # best window score of the document, and the chunk's gap to it
     "doc_window_gap",
     "doc_chunks",  # pooled chunks of the same document
+    "source_rank",  # rank among pooled chunks of the same outlet (source), by handtuned and by window
+    "source_window_rank",
+    "source_doc_rank",  # rank of the chunk's document among its outlet's documents, by best handtuned
 )
 
 
@@ -65,6 +68,7 @@ class Signals:
     metadata: np.ndarray
     position: np.ndarray
     document: np.ndarray
+    source: np.ndarray
 
 
 def handtuned(sig: Signals) -> np.ndarray:
@@ -89,6 +93,7 @@ def features(sig: Signals) -> np.ndarray:
         window, sig.window_sentence_lexical.max(axis=0), sig.position,
         tuned, _rank(tuned), _rank(window),
         tuned - _doc_max(tuned, doc), _doc_max(window, doc), window - _doc_max(window, doc), np.bincount(doc)[doc],
+        _group_rank(tuned, sig.source), _group_rank(window, sig.source), _group_rank(_doc_max(tuned, doc), sig.source, doc),
     ]  # fmt: skip
     return np.stack(columns, axis=1).astype(np.float32)
 
@@ -101,6 +106,19 @@ def _rank(x: np.ndarray) -> np.ndarray:
     out = np.empty(len(x), np.float32)
     out[np.argsort(-x, kind="stable")] = np.arange(len(x))
     return out
+
+
+def _group_rank(x: np.ndarray, groups: np.ndarray, members: np.ndarray | None = None) -> np.ndarray:
+    """Rank of each item's value within its group (0: the group's best); with ``members``
+    (e.g. documents), the rank of the item's member among the group's distinct members."""
+    if members is None:
+        members = np.arange(len(x))
+    _, first = np.unique(members, return_index=True)
+    order = first[np.lexsort((-x[first], groups[first]))]  # one item per member, by group then best first
+    sorted_groups = groups[order]
+    ranks = np.arange(len(order)) - np.searchsorted(sorted_groups, sorted_groups)
+    by_member = dict(zip(members[order].tolist(), ranks.tolist()))
+    return np.array([by_member[m] for m in members.tolist()], np.float32)
 
 
 def _doc_max(x: np.ndarray, doc: np.ndarray) -> np.ndarray:

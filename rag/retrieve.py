@@ -57,6 +57,7 @@ class Loaded:
     chunk_dates: np.ndarray = field(default_factory=lambda: np.zeros(0, "U10"))
     chunk_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     chunk_positions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    chunk_sources: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @classmethod
     def create(cls, data: store.IndexData, embedder: Embedder) -> Loaded:
@@ -64,10 +65,13 @@ class Loaded:
         dates = np.array([d.date[:10] for d in data.docs], dtype="U10")
         rows = data.chunks[:, 0]
         first_of_doc = np.searchsorted(rows, rows)  # chunks are stored in document order
+        ids: dict[str, int] = {}
+        sources = np.array([ids.setdefault(d.source, len(ids)) for d in data.docs], np.int64)
         return cls(
             data, embedder, idf, max(idf.values(), default=1.0), _source_patterns(data),
             data.sentence_vectors.astype(np.float32), dates[rows] if len(rows) else dates[:0],
             data.faiss_index.reconstruct_n(0, data.faiss_index.ntotal), (np.arange(len(rows)) - first_of_doc).astype(np.float32),
+            sources[rows] if len(rows) else sources[:0],
         )  # fmt: skip
 
 
@@ -202,6 +206,7 @@ def signals(loaded: Loaded, query: Query, encoded: Encoded) -> tuple[np.ndarray,
         metadata=_metadata(loaded, query)[pool],
         position=loaded.chunk_positions[pool],
         document=loaded.data.chunks[pool, 0],
+        source=loaded.chunk_sources[pool],
     )
     return pool, sig
 

@@ -23,6 +23,7 @@ def _signals() -> Signals:
         metadata=np.array([0.5, 0.0, 0.5], np.float32),
         position=np.array([0.0, 3.0, 1.0], np.float32),
         document=np.array([7, 9, 7]),
+        source=np.array([0, 0, 0]),  # one outlet
     )
 
 
@@ -47,6 +48,10 @@ def test_feature_columns() -> None:
     # chunks 0 and 2 share document 7: gaps to that document's best, and its pooled-chunk count
     assert np.allclose(col["doc_handtuned_gap"], [tuned[0] - max(tuned[0], tuned[2]), 0.0, tuned[2] - max(tuned[0], tuned[2])])
     assert list(col["doc_chunks"]) == [2, 1, 2] and np.allclose(col["doc_window"], [1.0, 0.7 / 1.4, 1.0])
+    # one outlet: ranks within it are ranks in the pool; documents 7 (best chunk) then 9
+    assert list(col["source_rank"]) == list(col["handtuned_rank"]) and list(col["source_window_rank"]) == [1, 2, 0]
+    doc7_first = int(max(tuned[0], tuned[2]) < tuned[1])
+    assert list(col["source_doc_rank"]) == [doc7_first, 1 - doc7_first, doc7_first]
 
 
 def test_shipped_model_matches_the_feature_list_and_scores() -> None:
