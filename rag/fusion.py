@@ -139,11 +139,16 @@ class FusionModel:
             raise ModelError(f"cannot load the fusion model {path} ({str(err).splitlines()[0][:200]}): reinstall rag") from None
         if tuple(self.booster.feature_name()) != FEATURES:
             raise ModelError(f"fusion model {path} was trained on other features: retrain with benchmarks/train_fusion.py")
+        # A shared Booster's predictor set-up races between threads (LightGBM issue #6142); a
+        # prediction takes about a millisecond, so answers running in parallel take turns here.
+        self._lock = threading.Lock()
 
     def score(self, sig: Signals) -> np.ndarray:
         if not len(sig.document):
             return np.zeros(0, np.float32)
-        return np.asarray(self.booster.predict(features(sig), num_threads=1), np.float32)
+        x = features(sig)
+        with self._lock:
+            return np.asarray(self.booster.predict(x, num_threads=1), np.float32)
 
 
 _model: dict[Path, FusionModel | None] = {}
