@@ -157,7 +157,7 @@ def query_tokens(text: str) -> list[str]:
 def encode(loaded: Loaded, query: Query) -> Encoded:
     """Embed the question once; its clauses and windows are pooled from that same pass."""
     n = len(query.clause_spans)
-    vectors, spans = loaded.embedder.embed_spans([query.text], [[*query.clause_spans, *query.windows]])
+    vectors, spans = loaded.embedder.embed_spans([query.text], [[*query.clause_spans, *_windows(query)]])
     return Encoded(np.vstack([vectors, spans[0][:n]]), spans[0][n:])
 
 
@@ -189,7 +189,7 @@ def rank_chunks(
 def signals(loaded: Loaded, query: Query, encoded: Encoded) -> tuple[np.ndarray, fusion.Signals]:
     """The candidate pool and every retrieval signal of its chunks."""
     texts = [query.text, *query.clauses]
-    windows = [query.text[a:b] for a, b in query.windows]
+    windows = [query.text[a:b] for a, b in _windows(query)]
     lexical = np.stack([_bm25(loaded, t) for t in texts])
     pool = _pool(loaded, encoded.vectors, lexical)
     rows, starts = _sentence_rows(loaded, pool)
@@ -209,6 +209,10 @@ def signals(loaded: Loaded, query: Query, encoded: Encoded) -> tuple[np.ndarray,
         source=loaded.chunk_sources[pool],
     )
     return pool, sig
+
+
+def _windows(query: Query) -> tuple[tuple[int, int], ...]:
+    return query.windows or ((0, len(query.text)),)  # a Query made by hand may have none
 
 
 def _metadata(loaded: Loaded, query: Query) -> np.ndarray:
