@@ -98,16 +98,11 @@ def fit(items: list[QueryData]) -> Any:
 
 def metrics(items: list[QueryData], scores: list[np.ndarray], penalty: float) -> dict[str, float]:
     """Hits@10, Hits@4, MRR@10 of the diversified ranking the product would return."""
+    from rag.evaluate import ranking_scores
     from rag.retrieve import diversified
 
-    h10 = h4 = mrr = 0.0
-    for d, s in zip(items, scores):
-        top = diversified(s, d.document, penalty)[:10]
-        found = d.labels[:, top]
-        h10 += found.any(axis=1).mean()
-        h4 += found[:, :4].any(axis=1).mean()
-        first = np.flatnonzero(found.any(axis=0))
-        mrr += 1 / (first[0] + 1) if len(first) else 0.0
+    per_query = [ranking_scores(d.labels[:, diversified(s, d.document, penalty)[:10]]) for d, s in zip(items, scores)]
+    h10, h4, mrr = np.sum(per_query, axis=0) if per_query else (0.0, 0.0, 0.0)
     n = max(len(items), 1)
     return {"Hits@10": round(float(h10) / n, 4), "Hits@4": round(float(h4) / n, 4), "MRR@10": round(float(mrr) / n, 4)}
 

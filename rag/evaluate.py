@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .answer import answer
 from .errors import InputError
 from .retrieve import retrieve
@@ -70,6 +72,18 @@ def fact_found(fact: str, chunk: str) -> bool:
     return fact in chunk or fact[: max(40, len(fact) // 2)] in chunk
 
 
+def ranking_scores(found: np.ndarray) -> tuple[float, float, float]:
+    """Hits@10, Hits@4 and reciprocal rank (within 10) of one query, from ``found[fact, rank]``:
+    whether the chunk at that rank holds the fact (the MultiHop-RAG paper's definitions).
+
+    >>> ranking_scores(np.array([[False, True], [False, False]]))
+    (0.5, 0.5, 0.5)
+    """
+    top = found[:, :10]
+    first = np.flatnonzero(top.any(axis=0))
+    return float(top.any(axis=1).mean()), float(top[:, :4].any(axis=1).mean()), 1 / (int(first[0]) + 1) if len(first) else 0.0
+
+
 def multihop_metrics(queries: list[dict[str, Any]], index_dir: str | Path, mode: str = "hybrid") -> dict[str, Any]:
     hits10 = hits4 = mrr = 0.0
     scored = nulls = null_abstained = 0
@@ -82,11 +96,8 @@ def multihop_metrics(queries: list[dict[str, Any]], index_dir: str | Path, mode:
                 null_abstained += answer(q["query"], index_dir=index_dir).abstained
             continue
         chunks = [h.text for h in retrieve(q["query"], k=10, index_dir=index_dir, mode=mode)]
-        found = [[fact_found(f, c) for c in chunks] for f in facts]
-        hits10 += sum(any(row) for row in found) / len(facts)
-        hits4 += sum(any(row[:4]) for row in found) / len(facts)
-        first = next((i for i in range(len(chunks)) if any(row[i] for row in found)), None)
-        mrr += 0 if first is None else 1 / (first + 1)
+        h10, h4, rr = ranking_scores(np.array([[fact_found(f, c) for c in chunks] for f in facts], bool))
+        hits10, hits4, mrr = hits10 + h10, hits4 + h4, mrr + rr
         scored += 1
     n = max(scored, 1)
     out: dict[str, Any] = {

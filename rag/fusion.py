@@ -87,13 +87,14 @@ def features(sig: Signals) -> np.ndarray:
     window = _normalised(sig.window_dense + LEXICAL_WEIGHT * sig.window_lexical).max(axis=0)
     tuned = handtuned(sig)
     _, doc = np.unique(sig.document, return_inverse=True)
+    doc_tuned, doc_window = _doc_max(tuned, doc), _doc_max(window, doc)
     columns = [
         sig.dense[0], sig.lexical[0], sig.chunk_dense, sig.metadata, sig.sentence_lexical[0],
         _normalised(mixed[parts]).max(axis=0), sig.sentence_lexical[parts].max(axis=0),
         window, sig.window_sentence_lexical.max(axis=0), sig.position,
         tuned, _rank(tuned), _rank(window),
-        tuned - _doc_max(tuned, doc), _doc_max(window, doc), window - _doc_max(window, doc), np.bincount(doc)[doc],
-        _group_rank(tuned, sig.source), _group_rank(window, sig.source), _group_rank(_doc_max(tuned, doc), sig.source, doc),
+        tuned - doc_tuned, doc_window, window - doc_window, np.bincount(doc)[doc],
+        _group_rank(tuned, sig.source), _group_rank(window, sig.source), _group_rank(doc_tuned, sig.source, doc),
     ]  # fmt: skip
     return np.stack(columns, axis=1).astype(np.float32)
 
@@ -113,12 +114,12 @@ def _group_rank(x: np.ndarray, groups: np.ndarray, members: np.ndarray | None = 
     (e.g. documents), the rank of the item's member among the group's distinct members."""
     if members is None:
         members = np.arange(len(x))
-    _, first = np.unique(members, return_index=True)
-    order = first[np.lexsort((-x[first], groups[first]))]  # one item per member, by group then best first
-    sorted_groups = groups[order]
-    ranks = np.arange(len(order)) - np.searchsorted(sorted_groups, sorted_groups)
-    by_member = dict(zip(members[order].tolist(), ranks.tolist()))
-    return np.array([by_member[m] for m in members.tolist()], np.float32)
+    _, first, member = np.unique(members, return_index=True, return_inverse=True)
+    order = np.lexsort((-x[first], groups[first]))  # distinct members, by group then best first
+    sorted_groups = groups[first[order]]
+    ranks = np.empty(len(first), np.float32)
+    ranks[order] = np.arange(len(order)) - np.searchsorted(sorted_groups, sorted_groups)
+    return ranks[member.reshape(-1)]
 
 
 def _doc_max(x: np.ndarray, doc: np.ndarray) -> np.ndarray:
