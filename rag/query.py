@@ -1,9 +1,9 @@
 """Query understanding: what retrieval should look for in a question.
 
 * Follow-ups ("Who did he meet there?") are completed with the previous user question.
-* Long multi-part questions are split into clauses ("... reported by The Verge, and is also
-  accused of ... by TechCrunch?") that are retrieved separately, because each clause is
-  usually answered by a different document.
+* Long multi-part questions are split into clauses at commas and joining words ("Who
+  built a reputation as X, faced Y, and is also accused of Z by TechCrunch?") that are
+  retrieved separately, because each clause is usually answered by a different passage.
 * Dates named in the question ("on October 7, 2023") are recognised so documents published
   that day can be preferred.
 """
@@ -31,10 +31,9 @@ MONTHS = [
 ]
 _DATE = re.compile(r"\b(" + "|".join(MONTHS) + r")\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b|\b(\d{4})-(\d{2})-(\d{2})\b", re.I)
 _CLAUSE = re.compile(
-    r",\s*(?:and|while|whereas|but|or)\s+"
-    r"|\s+(?:and|while|whereas|but)\s+(?:has|have|is|was|were|does|did|also|the|a|an|its|their|his|her)\b"
-    r"|\s+compared\s+to\s+|\s+as\s+opposed\s+to\s+|;\s*"
-    r"|,\s+(?=(?:and\s+)?(?:the|a|an)\s+\w+\s+(?:article|report))",
+    r",\s+(?:(?:and|while|whereas|but|or)\s+)?"  # list items and joined parts; not "1,000"
+    r"|\s+(?:and|while|whereas|but)\s+(?=(?:has|have|is|was|were|does|did|also|the|a|an|its|their|his|her)\b)"
+    r"|\s+compared\s+to\s+|\s+as\s+opposed\s+to\s+|;\s*",
     re.IGNORECASE,
 )
 _FOLLOW_UP = re.compile(
