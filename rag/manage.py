@@ -80,20 +80,29 @@ def add_documents(files: Iterable[str | Path], index_dir: str | Path = "index", 
     """Copy files into the index's uploads folder and update the index incrementally.
 
     Names are sanitised (``../../x.txt`` becomes ``x.txt``). A file that is missing, over
-    50 MB, unsupported or unreadable raises DocumentError before anything is copied; when the
-    rebuild fails the new copies are removed again, so the index and its uploads are unchanged.
+    50 MB, unsupported or unreadable raises DocumentError before anything is copied. An upload
+    that replaces an earlier one of the same name keeps the earlier copy aside until the
+    rebuild succeeds: when the rebuild fails, new copies are removed and replaced ones put
+    back, so the index, its uploads and its excluded list are exactly as before.
     """
     index_path = Path(index_dir)
     plan = [(Path(f), safe_name(Path(f).name)) for f in files]
     for src, _ in plan:
         _check_upload(src)
-    created = _copy_uploads(plan, index_path / UPLOADS)
+    excluded = _excluded(index_path)
+    stash = index_path / f".replaced-{uuid.uuid4().hex[:8]}"  # hidden: never read as a document
+    created = _copy_uploads(plan, index_path / UPLOADS, stash)
     try:
-        _excluded_write(index_path, _excluded(index_path) - {str((index_path / UPLOADS / n).resolve()) for _, n in plan})
-        return rebuild(index_path, **options)
+        _excluded_write(index_path, excluded - {str((index_path / UPLOADS / n).resolve()) for _, n in plan})
+        report = rebuild(index_path, **options)
     except RagError:
         _remove(created)
+        _restore(stash, index_path / UPLOADS)
+        with contextlib.suppress(RagError):
+            _excluded_write(index_path, excluded)
         raise
+    shutil.rmtree(stash, ignore_errors=True)
+    return report
 
 
 def _check_upload(src: Path) -> None:
@@ -105,22 +114,38 @@ def _check_upload(src: Path) -> None:
     read_file(src)  # unsupported, binary, not UTF-8 or empty: refused now, not skipped at every rebuild
 
 
-def _copy_uploads(plan: list[tuple[Path, str]], uploads: Path) -> list[Path]:
-    """Copy each ``(source, name)`` into ``uploads``; returns the files that did not exist before."""
+def _copy_uploads(plan: list[tuple[Path, str]], uploads: Path, stash: Path) -> list[Path]:
+    """Copy each ``(source, name)`` into ``uploads``, first moving a file it would replace into
+    ``stash``; returns the files that did not exist before."""
     created: list[Path] = []
     try:
         uploads.mkdir(parents=True, exist_ok=True)
         for src, name in plan:
             target = uploads / name
-            if not target.exists():
+            if target.exists() and not (stash / name).exists():
+                stash.mkdir(exist_ok=True)
+                target.replace(stash / name)  # same file system: a rename, never a partial copy
+            if not target.exists() and not (stash / name).exists():
                 created.append(target)
             shutil.copyfile(src, target)
     except OSError as err:
         _remove(created)
+        _restore(stash, uploads)
         raise BuildError(
             f"cannot store the upload in {uploads} ({err.strerror or err}): free disk space or fix permissions"
         ) from None
     return created
+
+
+def _restore(stash: Path, uploads: Path) -> None:
+    """Put replaced uploads back from ``stash`` (left in place if that fails: nothing is deleted)."""
+    if not stash.is_dir():
+        return
+    for old in stash.iterdir():
+        with contextlib.suppress(OSError):
+            old.replace(uploads / old.name)
+    with contextlib.suppress(OSError):
+        stash.rmdir()
 
 
 def remove_document(doc_id: str, index_dir: str | Path = "index", **options: Any) -> BuildReport:

@@ -219,6 +219,29 @@ def test_failed_write_keeps_the_last_good_index(
     assert build_index([corpus], idx, embedder=real_embedder, progress=False).documents == 3
 
 
+def test_failed_rebuild_after_replacing_an_upload_puts_the_earlier_copy_back(
+    index, tmp_path: Path, real_embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    idx, _ = index
+    first, second = tmp_path / "a" / "penguins.txt", tmp_path / "b" / "penguins.txt"
+    for path, text in ((first, "Emperor penguins breed in the Antarctic winter."), (second, "Penguins are birds.")):
+        path.parent.mkdir()
+        path.write_text(text, "utf-8")
+    add_documents([first], idx, embedder=real_embedder, progress=False)
+    version, entries = load(idx).version, sorted(p.name for p in idx.iterdir())
+    monkeypatch.setattr(store.np, "save", _raise(errno.ENOSPC))
+    with pytest.raises(BuildError, match="previous index is kept"):
+        add_documents([second], idx, embedder=real_embedder, progress=False)
+    monkeypatch.undo()
+    assert (idx / UPLOADS / "penguins.txt").read_text("utf-8") == "Emperor penguins breed in the Antarctic winter."
+    assert [p.name for p in (idx / UPLOADS).iterdir()] == ["penguins.txt"]
+    assert sorted(p.name for p in idx.iterdir()) == entries  # no stash folder left behind
+    assert load(idx).version == version
+    report = add_documents([second], idx, embedder=real_embedder, progress=False)
+    assert (report.updated, (idx / UPLOADS / "penguins.txt").read_text("utf-8")) == (1, "Penguins are birds.")
+    assert not [p.name for p in idx.iterdir() if p.name.startswith(".replaced")]
+
+
 def test_disk_full_on_the_first_build_leaves_no_index(tmp_path: Path, corpus: Path, fake_embedder, monkeypatch) -> None:
     monkeypatch.setattr(store.np, "save", _raise(errno.ENOSPC))
     with pytest.raises(BuildError, match="No space left on device"):
