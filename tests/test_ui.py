@@ -94,7 +94,15 @@ def test_citation_of_a_removed_document_shows_the_sentence_alone(script_doc: Doc
 def test_sources_link_only_web_addresses() -> None:
     assert render.source_html("https://example.org/a?b=1").startswith('<a href="https://example.org/a?b=1"')
     assert render.source_html("javascript:alert(1)") == "javascript:alert(1)"
-    assert render.source_html('/tmp/"x".txt') == "/tmp/&quot;x&quot;.txt"
+    assert render.source_html('/tmp/"x".txt') == "&quot;x&quot;.txt"
+
+
+def test_server_folders_are_not_shown(monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert render.display_source(str(tmp_path / "index" / "uploads" / "a.txt")) == "index/uploads/a.txt"
+    assert render.display_source("/srv/private/reports/q3.pdf") == "q3.pdf"
+    assert render.display_source("data/article.txt") == "data/article.txt"
+    assert render.display_source("https://example.org/a.html") == "https://example.org/a.html"
 
 
 # --- real answers from the article index -----------------------------------------------------

@@ -7,10 +7,12 @@ goes into HTML passes through :func:`html.escape` here, so a document containing
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rag.records import Answer, Citation, Document
@@ -132,10 +134,26 @@ def _shifted(c: Citation, delta: int) -> Citation:
 
 
 def source_html(source: str) -> str:
-    """A web address as a link that opens in a new tab; anything else (a file path) as text."""
+    """A web address as a link that opens in a new tab; anything else (a file path) as text,
+    shortened by :func:`display_source`."""
     if _URL.match(source or ""):
         return f'<a href="{esc(source)}" target="_blank" rel="noopener noreferrer nofollow">{esc(source)}</a>'
-    return esc(source or "")
+    return esc(display_source(source))
+
+
+def display_source(source: str) -> str:
+    """What users see of a source: a web address or name as is; a file path relative to the
+    server's working folder when inside it, else only the file name (server folders stay private).
+
+    >>> display_source("/srv/private/reports/q3.pdf"), display_source("TechCrunch")
+    ('q3.pdf', 'TechCrunch')
+    """
+    if not source or _URL.match(source) or not Path(source).is_absolute():
+        return source or ""
+    path = Path(source)
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return path.name
 
 
 def sources_html(result: Answer, docs: Mapping[str, Document]) -> str:
