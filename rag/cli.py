@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval, json=True)
 
     status = sub.add_parser("status", help="what the index holds")
+    status.add_argument("--verify", action="store_true", help="also check every data file (sha256, shapes)")
     status.set_defaults(func=cmd_status)
 
     serve = sub.add_parser("serve", help="open the chat UI")
@@ -147,7 +148,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from .manage import index_status
 
-    info = index_status(args.index)
+    info = index_status(args.index, verify=args.verify)
     if args.json:
         _print_json(info)
     else:

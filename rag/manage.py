@@ -30,15 +30,20 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_NAME_BYTES = 200
 
 
-def index_status(index_dir: str | Path = "index") -> dict[str, Any]:
-    """Model, counts and build time of the index (raises IndexNotFoundError when there is none)."""
-    manifest = store.read_manifest(index_dir)
+def index_status(index_dir: str | Path = "index", verify: bool = False) -> dict[str, Any]:
+    """Model, counts and build time of the index (raises IndexNotFoundError when there is none).
+
+    Reads only ``manifest.json`` unless ``verify``: then every data file is loaded and checked
+    against its recorded size and sha256 and against the others (IndexCorruptError if not).
+    """
+    manifest = store.load(index_dir).manifest if verify else store.read_manifest(index_dir)
     return {
         "index": str(index_dir),
         "model": manifest["model"]["name"],
         **manifest["counts"],
         "built_at": manifest.get("built_at", ""),
         "version": manifest.get("data_dir", ""),
+        **({"verified": True} if verify else {}),
     }
 
 

@@ -85,7 +85,13 @@ def test_damaged_data_file_is_a_typed_error_and_build_recovers(index, capsys, re
         load(idx)
     assert main(["ask", QUESTION, "--index", str(idx)]) == 3
     assert_one_line_error(capsys.readouterr().err, "rebuild it with `rag build", str(ARTICLE))
+    if damage != "version-folder-missing":
+        assert main(["status", "--index", str(idx)]) == 0  # the manifest alone looks fine ...
+    assert main(["status", "--verify", "--index", str(idx)]) == 3  # ... the data does not
+    assert_one_line_error(capsys.readouterr().err, "rebuild it with `rag build", str(ARTICLE))
     _assert_recovers(idx, version, real_embedder)
+    assert main(["status", "--verify", "--json", "--index", str(idx)]) == 0
+    assert json.loads(capsys.readouterr().out)["verified"] is True
 
 
 MANIFEST_DAMAGE: dict[str, Callable[[Path], object]] = {
