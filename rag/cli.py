@@ -2,7 +2,8 @@
 
 JSON-first: ``--json`` prints machine-readable output (one object, or one per line for
 ``ask --batch``). Errors print one line to stderr and exit non-zero (see ``rag.errors``).
-Environment (read here, at the edge): ``RAG_INDEX`` sets the default index folder.
+Environment (read here, at the edge): ``RAG_INDEX`` sets the default index folder;
+``RAG_THREADS`` the default of ``--threads``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, RagError
+from .settings import BuildOptions
 
 BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "data"
 
@@ -25,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        _set_threads(args.threads)
         return int(args.func(args) or 0)
     except RagError as err:
         print(f"rag: error: {_one_line(str(err))}", file=sys.stderr)
@@ -32,6 +35,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rag status | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _set_threads(threads: str | None) -> None:
+    """Cap torch's CPU threads for this process. One thread per question keeps a busy server's
+    latency steady (threads of one small encode otherwise wait on each other); builds want more."""
+    if not threads:
+        return
+    if not threads.isdigit() or int(threads) < 1:
+        raise InputError(f"--threads / RAG_THREADS must be a positive whole number, not {threads!r}")
+    import torch
+
+    torch.set_num_threads(int(threads))
 
 
 def _one_line(text: str) -> str:
@@ -41,12 +59,17 @@ def _one_line(text: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     default_index = os.environ.get("RAG_INDEX", "index")
     parser = argparse.ArgumentParser(prog="rag", description="Answers made of cited sentences from your documents.")
+    parser.add_argument(
+        "--threads", default=os.environ.get("RAG_THREADS"), help="CPU threads for the model (default: torch's; env RAG_THREADS)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser("build", help="index documents (incremental); no paths = the bundled corpus")
     build.add_argument("paths", nargs="*", help="files or folders (.txt .md .html .pdf .json .jsonl)")
-    build.add_argument("--chunk-tokens", type=int, help="chunk size in cl100k tokens (default 210)")
-    build.add_argument("--overlap-tokens", type=int, help="overlap between chunks in tokens (default 40)")
+    build.add_argument("--chunk-tokens", type=int, help=f"chunk size in cl100k tokens (default {BuildOptions.chunk_tokens})")
+    build.add_argument(
+        "--overlap-tokens", type=int, help=f"overlap between chunks in tokens (default {BuildOptions.overlap_tokens})"
+    )
     build.add_argument("--model", help="sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2)")
     build.set_defaults(func=cmd_build)
 

@@ -47,6 +47,30 @@ def test_empty_question_is_a_typed_error_and_a_one_line_cli_error(index, capsys,
     assert_answers(idx, version)
 
 
+@pytest.mark.parametrize("threads", ["0", "two", "-1"])
+def test_bad_thread_count_is_a_one_line_cli_error(index, capsys, monkeypatch, threads: str) -> None:
+    idx, _ = index
+    assert main(["--threads", threads, "status", "--index", str(idx)]) == 2
+    assert_one_line_error(capsys.readouterr().err, "--threads / RAG_THREADS must be a positive whole number")
+    monkeypatch.setenv("RAG_THREADS", threads)
+    assert main(["status", "--index", str(idx)]) == 2
+
+
+def test_thread_count_caps_torch_for_the_process(index, monkeypatch) -> None:
+    import torch
+
+    idx, _ = index
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("RAG_THREADS", "1")
+        assert main(["ask", "Who did Kim Jong Un meet?", "--index", str(idx)]) == 0
+        assert torch.get_num_threads() == 1
+        assert main(["--threads", "3", "status", "--index", str(idx)]) == 0  # the option beats the env
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_empty_question_from_a_subprocess_exits_2_with_one_line(index) -> None:
     out = run_cli("ask", "  ", "--index", str(index[0]))
     assert out.returncode == 2 and out.stdout == ""
