@@ -7,8 +7,9 @@ vectors from the current index; only new or changed documents are embedded.
 from __future__ import annotations
 
 import re
+import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -89,6 +90,7 @@ def build_index(
     *,
     embedder: Embedder | None = None,
     exclude: Iterable[str] = (),
+    on_progress: Progress | None = None,
     **options: Any,
 ) -> BuildReport:
     """Make the index at ``index_dir`` hold exactly the documents under ``paths``.
@@ -96,7 +98,9 @@ def build_index(
     Options are those of :class:`rag.settings.BuildOptions`; ``exclude`` lists document keys
     (paths, or ``path#N`` for JSON records) to leave out. Only new or changed documents
     are embedded; an unchanged corpus returns at once without writing. The new version is
-    swapped in atomically, so a crash leaves the previous index loadable.
+    swapped in atomically, so a crash leaves the previous index loadable. ``on_progress``, if
+    given, is called with ``(fraction 0..1, what is happening)`` as the build goes (embedding
+    is reported every few hundred passages).
 
     >>> report = build_index(["data"], "index")        # doctest: +SKIP
     >>> report.added, report.chunks                    # doctest: +SKIP
@@ -107,6 +111,7 @@ def build_index(
     roots = [str(p) for p in paths]
     if not roots:
         raise InputError("no documents given: pass files or folders to index")
+    _tell(on_progress, 0.0, "reading documents")
     docs, skipped = _unique(*load_documents(roots))
     excluded = set(exclude)
     docs = [d for d in docs if d.key not in excluded]
@@ -115,7 +120,7 @@ def build_index(
     index_path = Path(index_dir)
     with store.build_lock(index_path):
         old = _previous(index_path)
-        emb = embedder or SentenceTransformerEmbedder(opts.model, opts.batch_size, opts.progress)
+        emb = embedder or SentenceTransformerEmbedder(opts.model, opts.batch_size)
         settings = _settings(opts, emb)
         old_settings = old.manifest.get("settings", {}) if old is not None else {}
         reusable = _reusable(old, settings, emb)
@@ -130,11 +135,40 @@ def build_index(
             and not any(counts[k] for k in ("added", "updated", "removed"))
         ):
             return _report(index_path, reusable, counts, started, skipped, changed=False)
-        data = _assemble(docs, reusable, emb, opts, settings, roots)
+        data = _assemble(docs, reusable, emb, opts, settings, roots, _reporter(on_progress, opts.progress))
         if old is not None:
             data.manifest["previous"] = old.version
+        _tell(on_progress, 0.97, "saving the new index version")
         store.save(index_path, data)
+        _tell(on_progress, 1.0, "done")
     return _report(index_path, data, counts, started, skipped, changed=True)
+
+
+Progress = Callable[[float, str], None]
+EMBED_SLICE = 256
+"""Embedding windows per progress report (sorted by length first, so batches stay compact)."""
+
+
+def _tell(on_progress: Progress | None, fraction: float, message: str) -> None:
+    if on_progress is not None:
+        on_progress(fraction, message)
+
+
+def _reporter(on_progress: Progress | None, bar: bool) -> Progress:
+    """Embedding progress (``done/total`` as a fraction) to the callback and, on a terminal, a tqdm bar."""
+    from tqdm import tqdm
+
+    state: dict[str, Any] = {}
+
+    def report(fraction: float, message: str) -> None:
+        if bar and sys.stderr.isatty():
+            state.setdefault("bar", tqdm(total=100, desc="Embedding", unit="%"))
+            state["bar"].update(round(fraction * 100) - state["bar"].n)
+            if fraction >= 1:
+                state["bar"].close()
+        _tell(on_progress, 0.05 + 0.85 * fraction, message)
+
+    return report
 
 
 def _unique(docs: list[Document], skipped: list[str]) -> tuple[list[Document], list[str]]:
@@ -199,13 +233,19 @@ def _diff(old: dict[str, str], new: dict[str, str]) -> dict[str, int]:
 
 
 def _assemble(
-    docs: list[Document], old: store.IndexData | None, emb: Embedder, opts: BuildOptions, settings: dict, paths: list[str]
+    docs: list[Document],
+    old: store.IndexData | None,
+    emb: Embedder,
+    opts: BuildOptions,
+    settings: dict,
+    paths: list[str],
+    report: Progress,
 ) -> store.IndexData:
     import faiss
 
     parts = _reused_parts(old, {d.id for d in docs}) if old else {}
     fresh = [d for d in docs if d.id not in parts]
-    parts.update(_new_parts(fresh, emb, opts))
+    parts.update(_new_parts(fresh, emb, opts, report))
     sentences, chunks, cvecs, svecs = [], [], [], []
     texts: list[str] = []
     n_sent = 0
@@ -222,6 +262,7 @@ def _assemble(
     faiss_index.add(chunk_vectors)
     manifest = _manifest(docs, emb, settings, paths, n_sent, len(texts), chunk_vectors.shape[1])
     all_sentences = np.vstack(sentences)
+    report(1.0, "building the keyword (BM25) indexes")
     sentence_texts = [docs[row].text[a:b] for row, a, b in all_sentences]
     return store.IndexData(
         manifest, docs, all_sentences, np.vstack(chunks), faiss_index, np.vstack(svecs), build_bm25(texts),
@@ -260,13 +301,14 @@ def _reused_parts(old: store.IndexData, wanted: set[str]) -> dict[str, _Parts]:
     return out
 
 
-def _new_parts(docs: Sequence[Document], emb: Embedder, opts: BuildOptions) -> dict[str, _Parts]:
+def _new_parts(docs: Sequence[Document], emb: Embedder, opts: BuildOptions, report: Progress) -> dict[str, _Parts]:
     """Split, chunk and embed new documents (one batched embedding pass over all of them).
 
     Sentences are embedded once each, in the context of a sentence-aligned window that the
     model reads whole; a chunk's vector is the length-weighted mean of its sentences' vectors.
     So chunks may be longer than the model's input, and overlaps cost no extra encoding.
     """
+    report(0.0, f"splitting {len(docs)} new or changed documents into sentences")
     prepared = [(doc, *split_and_chunk(doc, emb, opts)) for doc in docs]
     texts, spans = [], []
     for doc, sents, _, windows in prepared:
@@ -275,7 +317,7 @@ def _new_parts(docs: Sequence[Document], emb: Embedder, opts: BuildOptions) -> d
             offset = len(text) - len(w.text)
             texts.append(text)
             spans.append([(s.start - w.start + offset, s.end - w.start + offset) for s in sents[w.first : w.last]])
-    _, span_vecs = emb.embed_spans(texts, spans) if texts else (None, [])
+    span_vecs = _embed_windows(emb, texts, spans, report)
     out, i = {}, 0
     for doc, sents, chunks, windows in prepared:
         sent_vecs = np.vstack(span_vecs[i : i + len(windows)]) if windows else np.zeros((0, emb.dim), np.float32)
@@ -288,6 +330,20 @@ def _new_parts(docs: Sequence[Document], emb: Embedder, opts: BuildOptions) -> d
             chunk_vecs.reshape(len(chunks), -1) / np.maximum(np.linalg.norm(chunk_vecs, axis=1, keepdims=True), 1e-12),
             sent_vecs,
         )
+    return out
+
+
+def _embed_windows(emb: Embedder, texts: list[str], spans: list[list[tuple[int, int]]], report: Progress) -> list[np.ndarray]:
+    """Sentence vectors of every window, embedded in slices so progress can be reported."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out: list[np.ndarray] = [np.zeros(0)] * len(texts)
+    for start in range(0, len(order), EMBED_SLICE):
+        part = order[start : start + EMBED_SLICE]
+        _, vecs = emb.embed_spans([texts[i] for i in part], [spans[i] for i in part])
+        for i, v in zip(part, vecs):
+            out[i] = v
+        done = min(start + EMBED_SLICE, len(order))
+        report(done / len(order), f"embedding passages: {done} of {len(order)}")
     return out
 
 

@@ -76,6 +76,29 @@ def test_incremental_vectors_equal_full_build(tmp_path, corpus, fake_embedder):
     assert np.allclose(a.faiss_index.reconstruct_n(0, a.faiss_index.ntotal), b.faiss_index.reconstruct_n(0, b.faiss_index.ntotal))
 
 
+def test_build_reports_progress_and_slicing_changes_no_vector(tmp_path, corpus, fake_embedder, monkeypatch):
+    import rag.build
+
+    build_index([corpus], tmp_path / "whole", embedder=fake_embedder)
+    monkeypatch.setattr(rag.build, "EMBED_SLICE", 2)  # a progress report every 2 embedding windows
+    seen: list[tuple[float, str]] = []
+    build_index([corpus], tmp_path / "sliced", embedder=fake_embedder, on_progress=lambda f, m: seen.append((f, m)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and seen[0] == (0.0, "reading documents") and seen[-1] == (1.0, "done")
+    embedding = [m for _, m in seen if m.startswith("embedding passages")]
+    total = int(embedding[-1].rsplit(" ", 1)[1])
+    assert embedding == [f"embedding passages: {min(n, total)} of {total}" for n in range(2, total + 2, 2)]
+    assert [m for _, m in seen if not m.startswith("embedding")] == [
+        "reading documents", "splitting 3 new or changed documents into sentences",
+        "building the keyword (BM25) indexes", "saving the new index version", "done",
+    ]  # fmt: skip
+    a, b = load(tmp_path / "whole"), load(tmp_path / "sliced")
+    assert np.array_equal(a.sentence_vectors, b.sentence_vectors)
+    unchanged: list[tuple[float, str]] = []
+    build_index([corpus], tmp_path / "sliced", embedder=fake_embedder, on_progress=lambda f, m: unchanged.append((f, m)))
+    assert unchanged == [(0.0, "reading documents")]  # nothing to do: returns at once
+
+
 def test_format_1_index_is_upgraded_without_embedding_again(tmp_path, corpus, fake_embedder):
     idx = tmp_path / "idx"
     build_index([corpus], idx, embedder=fake_embedder)

@@ -160,9 +160,14 @@ def _shared_embedder(index_dir: str | Path) -> Any:
         return None
 
 
-def _build_options(index_dir: str | Path) -> dict[str, Any]:
+def _build_options(index_dir: str | Path, progress: Any = None) -> dict[str, Any]:
+    """Build options for a UI rebuild: the answering model (already loaded) and the build's
+    progress shown on the progress bar ("embedding passages: 256 of 1024")."""
     embedder = _shared_embedder(index_dir)
-    return {"progress": False, **({"embedder": embedder} if embedder is not None else {})}
+    options: dict[str, Any] = {"progress": False, **({"embedder": embedder} if embedder is not None else {})}
+    if progress is not None:
+        options["on_progress"] = lambda fraction, message: _step(progress, fraction, message[:1].upper() + message[1:])
+    return options
 
 
 def upload(files: Sequence[Any] | None, index_dir: str | Path, progress: Any = None) -> tuple[Any, str, list[list[Any]], Any]:
@@ -178,7 +183,7 @@ def upload(files: Sequence[Any] | None, index_dir: str | Path, progress: Any = N
     names = ", ".join(Path(p).name for p in paths)
     try:
         _step(progress, 0.1, f"Reading and indexing {names}…")
-        report = manage.add_documents(paths, index_dir, **_build_options(index_dir))
+        report = manage.add_documents(paths, index_dir, **_build_options(index_dir, progress))
         _step(progress, 1.0, "Done")
     except RagError as err:
         warn(err)
@@ -211,7 +216,7 @@ def remove(doc_id: str | None, index_dir: str | Path, progress: Any = None) -> t
         return gr.skip(), gr.skip(), gr.skip()
     try:
         _step(progress, 0.1, "Removing the document and rebuilding the index…")
-        report = manage.remove_document(doc_id, index_dir, **_build_options(index_dir))
+        report = manage.remove_document(doc_id, index_dir, **_build_options(index_dir, progress))
         _step(progress, 1.0, "Done")
     except RagError as err:
         warn(err)
