@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rag.settings import MODES  # light: no model, no index
+
 from .common import (
     ARTICLE_DEV,
     BUNDLED_CORPUS,
@@ -40,7 +42,6 @@ from .common import (
 )
 from .train_fusion import answerable, cross_validated
 
-MODES = ("hybrid", "handtuned", "dense", "bm25")
 FOLDS = 5
 PAPER = {"Hits@10": 0.7467, "Hits@4": 0.6625, "MRR@10": 0.5860}
 """MultiHop-RAG paper, best embedding + bge-reranker-large."""

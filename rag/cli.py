@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, RagError
-from .settings import BuildOptions
+from .settings import MODES, BuildOptions
 
 BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "data"
 
@@ -76,13 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer a question with cited sentences")
     ask.add_argument("question", nargs="?", help="the question")
     ask.add_argument("--batch", metavar="QUESTIONS.jsonl", help='one {"q": ...} (or a plain string) per line')
+    ask.add_argument(
+        "--mode", choices=MODES, default="hybrid", help="chunk ranking: hybrid (learned, default) or handtuned, dense, bm25"
+    )
     ask.set_defaults(func=cmd_ask)
 
     ev = sub.add_parser("eval", help="metrics on a gold file (see shared/eval/README.md)")
     ev.add_argument("gold", help="article-format .jsonl or MultiHop-RAG queries .json")
-    ev.add_argument(
-        "--mode", choices=["hybrid", "handtuned", "dense", "bm25"], default="hybrid", help="retrieval mode (MultiHop only)"
-    )
+    ev.add_argument("--mode", choices=MODES, default="hybrid", help="chunk ranking (default: hybrid, the learned fusion)")
     ev.add_argument("--limit", type=int, help="evaluate only the first N records")
     ev.set_defaults(func=cmd_eval, json=True)
 
@@ -134,7 +135,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return _ask_batch(args)
     if args.question is None:
         raise InputError("give a question, or --batch FILE")
-    result = answer(args.question, index_dir=args.index)
+    result = answer(args.question, index_dir=args.index, mode=args.mode)
     if args.json:
         _print_json(result.to_dict())
         return 0
@@ -154,7 +155,7 @@ def _ask_batch(args: argparse.Namespace) -> int:
     for record in load_gold(args.batch):
         question = record if isinstance(record, str) else record.get("q") or record.get("question") or record.get("query")
         try:
-            _print_json(answer(str(question or ""), index_dir=args.index).to_dict())
+            _print_json(answer(str(question or ""), index_dir=args.index, mode=args.mode).to_dict())
         except InputError as err:
             failures += 1
             _print_json({"question": question, "error": _one_line(str(err))})

@@ -36,16 +36,16 @@ def evaluate(path: str | Path, index_dir: str | Path = "index", mode: str = "hyb
     gold = load_gold(path)[:limit]
     if gold and "evidence_list" in gold[0]:
         return multihop_metrics(gold, index_dir, mode)
-    return article_metrics(gold, index_dir)
+    return article_metrics(gold, index_dir, mode)
 
 
-def article_metrics(gold: list[dict[str, Any]], index_dir: str | Path) -> dict[str, Any]:
+def article_metrics(gold: list[dict[str, Any]], index_dir: str | Path, mode: str = "hybrid") -> dict[str, Any]:
     answerable = [g for g in gold if g.get("gold")]
     off_topic = [g for g in gold if not g.get("gold")]
     p1 = r3 = false_abstentions = abstained = 0
     failures = []
     for g in answerable:
-        a = answer(g["q"], index_dir=index_dir)
+        a = answer(g["q"], index_dir=index_dir, mode=mode)
         hits = [any(s in c.text for s in g["gold"]) for c in a.citations[:3]]
         p1 += bool(hits[:1] and hits[0])
         r3 += any(hits)
@@ -53,7 +53,7 @@ def article_metrics(gold: list[dict[str, Any]], index_dir: str | Path) -> dict[s
         if not (hits[:1] and hits[0]):
             failures.append(g["q"])
     for g in off_topic:
-        abstained += answer(g["q"], index_dir=index_dir).abstained
+        abstained += answer(g["q"], index_dir=index_dir, mode=mode).abstained
     n = max(len(answerable), 1)
     return {
         "questions": len(gold),

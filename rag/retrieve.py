@@ -16,7 +16,7 @@ import numpy as np
 
 from . import fusion, store
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import ConfigError, EmptyQuestionError
+from .errors import EmptyQuestionError
 from .query import Query, parse_query
 from .records import Hit, Sentence
 from .settings import AnswerOptions, make_options
@@ -30,7 +30,6 @@ SAME_DOCUMENT_PENALTY = 0.2
 cover more documents (0.1 for the hand-tuned mix, whose scores spread less)."""
 HANDTUNED_PENALTY = 0.1
 DIVERSIFY_POOL = 60
-MODES = ("hybrid", "handtuned", "dense", "bm25")
 POOL_PER_SIGNAL = 150
 """Chunks taken from FAISS and from BM25 (each, per question text) before sentence-level scoring."""
 
@@ -305,11 +304,9 @@ def retrieve(question: str, k: int = 10, index_dir: str | Path = "index", mode: 
     >>> [h.title for h in retrieve("Who met Putin?", k=1)]  # doctest: +SKIP
     ['Kim Jong Un orders military to annihilate South Korea and US']
     """
-    opts = make_options(AnswerOptions, options)
-    if mode not in MODES:
-        raise ConfigError(f"unknown retrieval mode {mode!r}; known: {', '.join(MODES)}")
+    opts = make_options(AnswerOptions, {**options, "mode": mode})  # checks the mode too
     text, _ = clean_question(question, opts.max_question_chars)
     loaded = open_index(index_dir)
     query = parse_query(text)
-    ids, scores = rank_chunks(loaded, query, encode(loaded, query), max(k, opts.candidates), mode)
+    ids, scores = rank_chunks(loaded, query, encode(loaded, query), max(k, opts.candidates), opts.mode)
     return [make_hit(loaded.data, int(c), float(s)) for c, s in zip(ids[:k], scores[:k])]

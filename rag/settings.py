@@ -53,6 +53,10 @@ class BuildOptions:
             raise ConfigError("batch_size must be positive")
 
 
+MODES = ("hybrid", "handtuned", "dense", "bm25")
+"""How chunks are ranked: the learned fusion (default), the hand-tuned mix, or one signal alone."""
+
+
 @dataclass(frozen=True)
 class AnswerOptions:
     """Options of :func:`rag.answer` and :func:`rag.retrieve`.
@@ -64,6 +68,8 @@ class AnswerOptions:
     min_score: abstain when the best evidence scores below this (calibrated on dev data).
     relative_cutoff: cite further sentences only while their score >= this x the best.
     max_question_chars: longer questions are truncated (with a notice).
+    mode: chunk ranking, one of MODES: "hybrid" (the learned fusion, trained on news), "handtuned"
+        (the fixed-weight mix of the same signals, for corpora far from news), "dense" or "bm25".
     """
 
     k: int = 8
@@ -73,6 +79,11 @@ class AnswerOptions:
     min_score: float = 0.47
     relative_cutoff: float = 0.85
     max_question_chars: int = 2000
+    mode: str = "hybrid"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown retrieval mode {self.mode!r}; known: {', '.join(MODES)}")
 
 
 T = TypeVar("T", BuildOptions, AnswerOptions)

@@ -93,6 +93,10 @@ def test_bad_questions_and_options(article_index, tmp_path):
         answer("   ", index_dir=article_index)
     with pytest.raises(ConfigError, match="unknown option"):
         answer("x", index_dir=article_index, temperature=0)
+    with pytest.raises(ConfigError, match="unknown retrieval mode 'learned'; known: hybrid, handtuned, dense, bm25"):
+        answer("x", index_dir=article_index, mode="learned")
+    with pytest.raises(ConfigError, match="unknown retrieval mode"):
+        retrieve("x", index_dir=article_index, mode="learned")
     with pytest.raises(IndexNotFoundError):
         answer("Who?", index_dir=tmp_path / "none")
     long = answer("Putin " * 20000, index_dir=article_index)
@@ -103,6 +107,25 @@ def test_article_dev_metrics(article_index):
     metrics = evaluate(EVAL / "article_dev.jsonl", article_index)
     assert metrics["P@1"] >= 0.95 and metrics["R@3"] == 1.0
     assert metrics["abstention"] == 1.0 and metrics["false_abstentions"] == 0
+
+
+@pytest.mark.parametrize("mode", ["handtuned", "bm25"])
+def test_other_rankings_answer_the_article_dev_set_too(article_index, mode: str) -> None:
+    metrics = evaluate(EVAL / "article_dev.jsonl", article_index, mode=mode)
+    assert (metrics["P@1"], metrics["R@3"], metrics["abstention"], metrics["false_abstentions"]) == (1.0, 1.0, 1.0, 0)
+    assert answer("Who did Kim Jong Un meet in Russia?", index_dir=article_index, mode=mode).citations[0].text == PUTIN
+
+
+def test_cli_ask_mode(article_index, capsys) -> None:
+    from rag.cli import main
+
+    assert (
+        main(["ask", "Who did Kim Jong Un meet in Russia?", "--mode", "handtuned", "--json", "--index", str(article_index)]) == 0
+    )
+    assert json.loads(capsys.readouterr().out)["citations"][0]["text"] == PUTIN
+    with pytest.raises(SystemExit) as exit_:
+        main(["ask", "Who?", "--mode", "learned", "--index", str(article_index)])
+    assert exit_.value.code == 2 and "invalid choice: 'learned'" in capsys.readouterr().err
 
 
 def test_rebuilt_index_is_picked_up(tmp_path, corpus, real_embedder):
