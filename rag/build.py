@@ -6,12 +6,10 @@ vectors from the current index; only new or changed documents are embedded.
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,56 +20,14 @@ from .chunking import chunk_sentences, embedding_text
 from .documents import load_documents
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, InputError
+from .lexical import BM25_STEMMER, QUESTION_WORDS_VERSION, build_bm25
 from .records import BuildReport, Chunk, Document, Sentence
 from .sentences import split_sentences, split_to_fit
 from .settings import FORMAT_VERSION, BuildOptions, make_options
 
-BM25_STEMMER = "english"
 EMBED_WINDOW_TOKENS = 200
 """Sentences are embedded in windows of about this many cl100k tokens (re-packed smaller
 when the model would truncate one): the context each in-context sentence vector sees."""
-QUESTION_WORDS = [
-    "what",
-    "who",
-    "whom",
-    "whose",
-    "when",
-    "where",
-    "which",
-    "why",
-    "how",
-    "did",
-    "does",
-    "do",
-    "done",
-    "doing",
-    "is",
-    "was",
-    "were",
-    "am",
-    "been",
-    "being",
-    "has",
-    "have",
-    "had",
-    "much",
-    "many",
-    "can",
-    "could",
-    "would",
-    "should",
-    "shall",
-    "may",
-    "might",
-    "must",
-    "about",
-    "tell",
-    "told",
-    "say",
-    "said",
-    "please",
-]
-"""Question scaffolding: as frequent in questions as stop words, and as useless for matching."""
 
 
 @dataclass
@@ -213,7 +169,7 @@ def _settings(opts: BuildOptions, emb: Embedder) -> dict[str, Any]:
         "overlap_tokens": opts.overlap_tokens,
         "max_sentence_tokens": opts.max_sentence_tokens,
         "bm25_stemmer": BM25_STEMMER,
-        "bm25_stopwords": "bm25s-en+question-words-v1",
+        "bm25_stopwords": QUESTION_WORDS_VERSION,
         "splitter": "blingfire-paragraphs-v2",  # bump when sentence/chunk code changes: forces a rebuild
         "embedding": f"sentence-windows-{EMBED_WINDOW_TOKENS}-v1",
     }
@@ -359,45 +315,6 @@ def split_and_chunk(doc: Document, emb: Embedder, opts: BuildOptions) -> tuple[l
         doc, sentences, EMBED_WINDOW_TOKENS, 0, fits=lambda ts: emb.fits([embedding_text(doc, t) for t in ts])
     )
     return sentences, chunks, windows
-
-
-def tokenize_for_bm25(texts: Sequence[str], return_ids: bool = True) -> Any:
-    """bm25s tokens (English stop words removed, Snowball-stemmed) for chunk texts or queries."""
-    import bm25s
-
-    return bm25s.tokenize(
-        list(texts), stopwords=list(_stopwords()), stemmer=_stemmer(), return_ids=return_ids, show_progress=False
-    )
-
-
-_WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
-
-
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset([*STOPWORDS_EN, *QUESTION_WORDS])
-
-
-def terms(text: str) -> list[str]:
-    """The same terms :func:`tokenize_for_bm25` gives, for one text, without its per-call overhead."""
-    return _stemmer().stemWords([w for w in _WORD.findall(text.lower()) if w not in _stopwords()])
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer(BM25_STEMMER)
-
-
-def build_bm25(texts: Sequence[str]) -> Any:
-    import bm25s
-
-    bm25 = bm25s.BM25()
-    bm25.index(tokenize_for_bm25(texts), show_progress=False)
-    return bm25
 
 
 def _report(

@@ -148,7 +148,7 @@ def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
 
 def query_tokens(text: str) -> list[str]:
     """BM25 terms of a query (stemmed, stop and question words removed)."""
-    from .build import terms
+    from .lexical import terms
 
     return terms(text)
 
