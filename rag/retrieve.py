@@ -30,6 +30,8 @@ SAME_DOCUMENT_PENALTY = 0.2
 cover more documents (0.1 for the hand-tuned mix, whose scores spread less)."""
 HANDTUNED_PENALTY = 0.1
 DIVERSIFY_POOL = 60
+SENTENCE_LEXICAL_WEIGHT = 0.4
+"""BM25 weight in the per-sentence mix (both kinds of evidence on one sentence), set by cross-validation."""
 POOL_PER_SIGNAL = 150
 """Chunks taken from FAISS and from BM25 (each, per question text) before sentence-level scoring."""
 
@@ -192,15 +194,18 @@ def signals(loaded: Loaded, query: Query, encoded: Encoded) -> tuple[np.ndarray,
     lexical = np.stack([_bm25(loaded, t) for t in texts])
     pool = _pool(loaded, encoded.vectors, lexical)
     rows, starts = _sentence_rows(loaded, pool)
-    sentence_lexical = _sentence_bm25(loaded, [*texts, *windows], rows, starts)
-    dense = _best_sentence(loaded, rows, starts, np.vstack([encoded.vectors, encoded.windows]))
+    sentence = _sentence_signals(loaded, [*texts, *windows], rows, np.vstack([encoded.vectors, encoded.windows]))
+    dense, sentence_lexical, mix = (np.maximum.reduceat(m, starts, axis=1) for m in sentence)
+    n = len(texts)
     sig = fusion.Signals(
-        dense=dense[: len(texts)],
+        dense=dense[:n],
         lexical=lexical[:, pool],
-        sentence_lexical=sentence_lexical[: len(texts)],
-        window_dense=dense[len(texts) :],
+        sentence_lexical=sentence_lexical[:n],
+        sentence_mix=mix[:n],
+        window_dense=dense[n:],
         window_lexical=np.stack([_bm25(loaded, w)[pool] for w in windows]),
-        window_sentence_lexical=sentence_lexical[len(texts) :],
+        window_sentence_lexical=sentence_lexical[n:],
+        window_sentence_mix=mix[n:],
         chunk_dense=loaded.chunk_vectors[pool] @ encoded.vectors[0],
         metadata=_metadata(loaded, query)[pool],
         position=loaded.chunk_positions[pool],
@@ -242,20 +247,22 @@ def _sentence_rows(loaded: Loaded, pool: np.ndarray) -> tuple[np.ndarray, np.nda
     return rows, np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
 
 
-def _best_sentence(loaded: Loaded, rows: np.ndarray, starts: np.ndarray, qvecs: np.ndarray) -> np.ndarray:
-    """Per query vector and pooled chunk, the similarity of the chunk's best sentence (in-context vectors)."""
-    sims = loaded.sentence_vectors[rows] @ qvecs.astype(np.float32).T
-    return np.maximum.reduceat(sims, starts, axis=0).T
-
-
-def _sentence_bm25(loaded: Loaded, texts: list[str], rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Per text and pooled chunk, the BM25 score of the chunk's best sentence / the best sentence's."""
+def _sentence_signals(
+    loaded: Loaded, texts: list[str], rows: np.ndarray, qvecs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per text (rows) and pooled sentence (columns): similarity to its in-context vector,
+    BM25 / the best sentence's in the index, and both on the *same* sentence (dense +
+    SENTENCE_LEXICAL_WEIGHT x BM25, over the best such mix in the pool)."""
+    dense = qvecs.astype(np.float32) @ loaded.sentence_vectors[rows].T
     bm25 = loaded.data.sentence_bm25
     if bm25 is None:
-        return np.zeros((len(texts), len(starts)), np.float32)
-    scores = np.stack([np.asarray(bm25.get_scores(query_tokens(t)), np.float32) for t in texts])
-    scores /= np.maximum(scores.max(axis=1, keepdims=True), 1e-9)
-    return np.maximum.reduceat(scores[:, rows], starts, axis=1)
+        lexical = np.zeros_like(dense)
+    else:
+        lexical = np.stack([np.asarray(bm25.get_scores(query_tokens(t)), np.float32) for t in texts])
+        lexical = lexical / np.maximum(lexical.max(axis=1, keepdims=True), 1e-9)
+        lexical = lexical[:, rows]
+    mix = dense + SENTENCE_LEXICAL_WEIGHT * lexical
+    return dense, lexical, mix / np.maximum(mix.max(axis=1, keepdims=True), 1e-9)
 
 
 def _bm25(loaded: Loaded, text: str) -> np.ndarray:

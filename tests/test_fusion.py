@@ -16,9 +16,11 @@ def _signals() -> Signals:
         dense=np.array([[0.5, 0.2, 0.4], [0.1, 0.6, 0.3]], np.float32),
         lexical=np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]], np.float32),
         sentence_lexical=np.array([[0.8, 0.1, 0.2], [0.3, 0.9, 0.1]], np.float32),
+        sentence_mix=np.array([[1.0, 0.3, 0.5], [0.2, 1.0, 0.4]], np.float32),
         window_dense=np.array([[0.3, 0.3, 0.6]], np.float32),
         window_lexical=np.array([[0.5, 0.5, 1.0]], np.float32),
         window_sentence_lexical=np.array([[0.4, 0.2, 0.7]], np.float32),
+        window_sentence_mix=np.array([[0.5, 0.6, 1.0]], np.float32),
         chunk_dense=np.array([0.45, 0.25, 0.35], np.float32),
         metadata=np.array([0.5, 0.0, 0.5], np.float32),
         position=np.array([0.0, 3.0, 1.0], np.float32),
@@ -41,6 +43,8 @@ def test_feature_columns() -> None:
     col = {name: x[:, i] for i, name in enumerate(FEATURES)}
     assert np.allclose(col["dense"], sig.dense[0]) and np.allclose(col["sentence_bm25"], [0.8, 0.1, 0.2])
     assert np.allclose(col["clause_sentence_bm25"], [0.3, 0.9, 0.1])
+    assert np.allclose(col["sentence_mix"], [1.0, 0.3, 0.5]) and np.allclose(col["clause_sentence_mix"], [0.2, 1.0, 0.4])
+    assert np.allclose(col["window_sentence_mix"], [0.5, 0.6, 1.0])
     assert np.allclose(col["window"], (sig.window_dense[0] + 0.8 * sig.window_lexical[0]) / 1.4)
     tuned = handtuned(sig)
     assert np.allclose(col["handtuned"], tuned)
