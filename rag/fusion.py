@@ -53,22 +53,27 @@ FEATURES = (
     "sentence_mix",  # best sentence by dense + BM25 on that same sentence, for the question,
     "clause_sentence_mix",  # the best clause,
     "window_sentence_mix",  # and the best window (each over the best such sentence in the pool)
+    "sentence_cover",  # the same with the share of the text's IDF-weighted terms in place of BM25
+    "clause_sentence_cover",
+    "window_sentence_cover",
 )
 
 
 @dataclass(frozen=True)
 class Signals:
     """Raw per-chunk signals for a pool of chunks. Rows of 2-D arrays: question then clauses
-    (``dense``, ``lexical``, ``sentence_lexical``, ``sentence_mix``) or question windows (``window_*``)."""
+    (``dense``, ``lexical``, ``sentence_*``) or question windows (``window_*``)."""
 
     dense: np.ndarray
     lexical: np.ndarray
     sentence_lexical: np.ndarray
     sentence_mix: np.ndarray
+    sentence_cover: np.ndarray
     window_dense: np.ndarray
     window_lexical: np.ndarray
     window_sentence_lexical: np.ndarray
     window_sentence_mix: np.ndarray
+    window_sentence_cover: np.ndarray
     chunk_dense: np.ndarray
     metadata: np.ndarray
     position: np.ndarray
@@ -101,6 +106,7 @@ def features(sig: Signals) -> np.ndarray:
         tuned - doc_tuned, doc_window, window - doc_window, np.bincount(doc)[doc],
         _group_rank(tuned, sig.source), _group_rank(window, sig.source), _group_rank(doc_tuned, sig.source, doc),
         sig.sentence_mix[0], sig.sentence_mix[parts].max(axis=0), sig.window_sentence_mix.max(axis=0),
+        sig.sentence_cover[0], sig.sentence_cover[parts].max(axis=0), sig.window_sentence_cover.max(axis=0),
     ]  # fmt: skip
     return np.stack(columns, axis=1).astype(np.float32)
 

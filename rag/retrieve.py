@@ -32,6 +32,8 @@ HANDTUNED_PENALTY = 0.1
 DIVERSIFY_POOL = 60
 SENTENCE_LEXICAL_WEIGHT = 0.4
 """BM25 weight in the per-sentence mix (both kinds of evidence on one sentence), set by cross-validation."""
+COVER_WEIGHT = 1.0
+"""Weight of a sentence's share of the question's (IDF-weighted) terms beside its similarity."""
 POOL_PER_SIGNAL = 150
 """Chunks taken from FAISS and from BM25 (each, per question text) before sentence-level scoring."""
 
@@ -59,6 +61,7 @@ class Loaded:
     chunk_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     chunk_positions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     chunk_sources: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    sentence_idf: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     @classmethod
     def create(cls, data: store.IndexData, embedder: Embedder) -> Loaded:
@@ -72,7 +75,7 @@ class Loaded:
             data, embedder, idf, max(idf.values(), default=1.0), _source_patterns(data),
             data.sentence_vectors.astype(np.float32), dates[rows] if len(rows) else dates[:0],
             data.faiss_index.reconstruct_n(0, data.faiss_index.ntotal), (np.arange(len(rows)) - first_of_doc).astype(np.float32),
-            sources[rows] if len(rows) else sources[:0],
+            sources[rows] if len(rows) else sources[:0], _idf_values(data.sentence_bm25),
         )  # fmt: skip
 
 
@@ -117,10 +120,17 @@ def _embedder(name: str) -> Embedder:
 
 
 def _idf(bm25: Any) -> dict[str, float]:
+    values = _idf_values(bm25)
+    return {tok: float(values[i]) for tok, i in bm25.vocab_dict.items() if i < len(values)}
+
+
+def _idf_values(bm25: Any) -> np.ndarray:
+    """BM25's IDF of every term id of ``bm25`` (empty without an index)."""
+    if bm25 is None:
+        return np.zeros(0, np.float32)
     df = np.diff(np.asarray(bm25.scores["indptr"]))
     n = max(int(bm25.scores.get("num_docs", 1)), 1)
-    values = np.log(1 + (n - df + 0.5) / (df + 0.5))
-    return {tok: float(values[i]) for tok, i in bm25.vocab_dict.items() if i < len(values)}
+    return np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
 
 
 def _source_patterns(data: store.IndexData) -> list[tuple[re.Pattern[str], np.ndarray]]:
@@ -195,17 +205,19 @@ def signals(loaded: Loaded, query: Query, encoded: Encoded) -> tuple[np.ndarray,
     pool = _pool(loaded, encoded.vectors, lexical)
     rows, starts = _sentence_rows(loaded, pool)
     sentence = _sentence_signals(loaded, [*texts, *windows], rows, np.vstack([encoded.vectors, encoded.windows]))
-    dense, sentence_lexical, mix = (np.maximum.reduceat(m, starts, axis=1) for m in sentence)
+    dense, sentence_lexical, mix, cover = (np.maximum.reduceat(m, starts, axis=1) for m in sentence)
     n = len(texts)
     sig = fusion.Signals(
         dense=dense[:n],
         lexical=lexical[:, pool],
         sentence_lexical=sentence_lexical[:n],
         sentence_mix=mix[:n],
+        sentence_cover=cover[:n],
         window_dense=dense[n:],
         window_lexical=np.stack([_bm25(loaded, w)[pool] for w in windows]),
         window_sentence_lexical=sentence_lexical[n:],
         window_sentence_mix=mix[n:],
+        window_sentence_cover=cover[n:],
         chunk_dense=loaded.chunk_vectors[pool] @ encoded.vectors[0],
         metadata=_metadata(loaded, query)[pool],
         position=loaded.chunk_positions[pool],
@@ -249,20 +261,46 @@ def _sentence_rows(loaded: Loaded, pool: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def _sentence_signals(
     loaded: Loaded, texts: list[str], rows: np.ndarray, qvecs: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per text (rows) and pooled sentence (columns): similarity to its in-context vector,
-    BM25 / the best sentence's in the index, and both on the *same* sentence (dense +
-    SENTENCE_LEXICAL_WEIGHT x BM25, over the best such mix in the pool)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per text (rows) and pooled sentence (columns): similarity to its in-context vector;
+    BM25 / the best sentence's in the index; and two mixes of both on the *same* sentence,
+    each over its best in the pool: dense + SENTENCE_LEXICAL_WEIGHT x BM25, and dense + the
+    IDF-weighted share of the text's terms the sentence contains (COVER_WEIGHT)."""
     dense = qvecs.astype(np.float32) @ loaded.sentence_vectors[rows].T
     bm25 = loaded.data.sentence_bm25
-    if bm25 is None:
-        lexical = np.zeros_like(dense)
-    else:
+    lexical, cover = np.zeros_like(dense), np.zeros_like(dense)
+    if bm25 is not None:
         lexical = np.stack([np.asarray(bm25.get_scores(query_tokens(t)), np.float32) for t in texts])
-        lexical = lexical / np.maximum(lexical.max(axis=1, keepdims=True), 1e-9)
-        lexical = lexical[:, rows]
-    mix = dense + SENTENCE_LEXICAL_WEIGHT * lexical
-    return dense, lexical, mix / np.maximum(mix.max(axis=1, keepdims=True), 1e-9)
+        lexical = lexical[:, rows] / np.maximum(lexical.max(axis=1, keepdims=True), 1e-9)
+        cover = _coverage(loaded, texts, rows)
+    return (
+        dense,
+        lexical,
+        _max_normalised(dense + SENTENCE_LEXICAL_WEIGHT * lexical),
+        _max_normalised(dense + COVER_WEIGHT * cover),
+    )
+
+
+def _coverage(loaded: Loaded, texts: list[str], rows: np.ndarray) -> np.ndarray:
+    """Per text and sentence row, the IDF-weighted share of the text's terms the sentence contains
+    (read off the sentence BM25 index's term-to-sentence lists)."""
+    bm25, idf = loaded.data.sentence_bm25, loaded.sentence_idf
+    indices, indptr = np.asarray(bm25.scores["indices"]), np.asarray(bm25.scores["indptr"])
+    column = np.full(len(loaded.data.sentences), -1, np.int64)
+    column[rows] = np.arange(len(rows))
+    out = np.zeros((len(texts), len(rows)), np.float32)
+    for j, text in enumerate(texts):
+        ids = np.unique([bm25.vocab_dict[t] for t in query_tokens(text) if t in bm25.vocab_dict]).astype(np.int64)
+        ids = ids[ids < len(idf)]
+        total = float(idf[ids].sum()) if len(ids) else 0.0
+        for term in ids:
+            hit = column[indices[indptr[term] : indptr[term + 1]]]
+            out[j, hit[hit >= 0]] += idf[term] / total
+    return out
+
+
+def _max_normalised(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(x.max(axis=1, keepdims=True), 1e-9)
 
 
 def _bm25(loaded: Loaded, text: str) -> np.ndarray:

@@ -17,10 +17,12 @@ def _signals() -> Signals:
         lexical=np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]], np.float32),
         sentence_lexical=np.array([[0.8, 0.1, 0.2], [0.3, 0.9, 0.1]], np.float32),
         sentence_mix=np.array([[1.0, 0.3, 0.5], [0.2, 1.0, 0.4]], np.float32),
+        sentence_cover=np.array([[0.9, 0.2, 1.0], [0.1, 1.0, 0.3]], np.float32),
         window_dense=np.array([[0.3, 0.3, 0.6]], np.float32),
         window_lexical=np.array([[0.5, 0.5, 1.0]], np.float32),
         window_sentence_lexical=np.array([[0.4, 0.2, 0.7]], np.float32),
         window_sentence_mix=np.array([[0.5, 0.6, 1.0]], np.float32),
+        window_sentence_cover=np.array([[1.0, 0.6, 0.5]], np.float32),
         chunk_dense=np.array([0.45, 0.25, 0.35], np.float32),
         metadata=np.array([0.5, 0.0, 0.5], np.float32),
         position=np.array([0.0, 3.0, 1.0], np.float32),
@@ -45,6 +47,8 @@ def test_feature_columns() -> None:
     assert np.allclose(col["clause_sentence_bm25"], [0.3, 0.9, 0.1])
     assert np.allclose(col["sentence_mix"], [1.0, 0.3, 0.5]) and np.allclose(col["clause_sentence_mix"], [0.2, 1.0, 0.4])
     assert np.allclose(col["window_sentence_mix"], [0.5, 0.6, 1.0])
+    assert np.allclose(col["sentence_cover"], [0.9, 0.2, 1.0]) and np.allclose(col["clause_sentence_cover"], [0.1, 1.0, 0.3])
+    assert np.allclose(col["window_sentence_cover"], [1.0, 0.6, 0.5])
     assert np.allclose(col["window"], (sig.window_dense[0] + 0.8 * sig.window_lexical[0]) / 1.4)
     tuned = handtuned(sig)
     assert np.allclose(col["handtuned"], tuned)
@@ -90,3 +94,18 @@ def test_hybrid_scores_are_probabilities_best_first(article_index) -> None:
     assert "Putin" in tuned[0].text and tuned[0].score > 1  # the raw mix, not a probability
     with pytest.raises(ConfigError, match="unknown retrieval mode"):
         retrieve("Who met Putin?", index_dir=article_index, mode="fancy")
+
+
+def test_sentence_cover_is_the_idf_weighted_share_of_question_terms(article_index) -> None:
+    from rag.retrieve import _coverage, open_index, query_tokens
+
+    loaded = open_index(article_index)
+    vocab, idf = loaded.data.sentence_bm25.vocab_dict, loaded.sentence_idf
+    question = "Who did Kim Jong Un meet in Russia?"
+    rows = np.arange(len(loaded.data.sentences))
+    cover = _coverage(loaded, [question], rows)[0]
+    asked = {t for t in query_tokens(question) if t in vocab}
+    total = sum(idf[vocab[t]] for t in asked)
+    expected = [sum(idf[vocab[t]] for t in asked & set(query_tokens(loaded.data.sentence_text(r)))) / total for r in rows]
+    assert np.allclose(cover, expected) and 0 < cover.max() <= 1.0
+    assert np.allclose(_coverage(loaded, [question], rows[::-1])[0], cover[::-1])  # follows the rows it is given
