@@ -43,7 +43,7 @@ _FOLLOW_UP = re.compile(
 MIN_WORDS_TO_SPLIT = 16
 """Shorter questions are retrieved whole: splitting only pays off for multi-part questions."""
 MAX_CLAUSES = 6
-"""Each clause costs one more embedding and scoring pass; real questions have 2-4."""
+"""Each clause costs one more scoring pass (its vector is pooled from the question's); real questions have 2-6."""
 WINDOW_WORDS, WINDOW_STRIDE = 16, 8
 """Overlapping word windows of the question, pooled from its own forward pass (no extra cost)."""
 MAX_WINDOWS = 16

@@ -186,7 +186,7 @@ def rank_chunks(
     if data.faiss_index.ntotal == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     if mode in ("dense", "bm25"):
-        scores = _dense_chunks(loaded, qvecs[0], candidates) if mode == "dense" else _bm25(loaded, query.text)
+        scores = _dense_chunks(loaded, qvecs[0], candidates) if mode == "dense" else _bm25(loaded, query_tokens(query.text))
         top = np.argsort(-scores, kind="stable")[:candidates]
         return top, scores[top]
     pool, sig = signals(loaded, query, encoded)
@@ -199,14 +199,14 @@ def rank_chunks(
 
 def signals(loaded: Loaded, query: Query, encoded: Encoded) -> tuple[np.ndarray, fusion.Signals]:
     """The candidate pool and every retrieval signal of its chunks."""
-    texts = [query.text, *query.clauses]
-    windows = [query.text[a:b] for a, b in _windows(query)]
-    lexical = np.stack([_bm25(loaded, t) for t in texts])
+    texts = [query.text, *query.clauses, *(query.text[a:b] for a, b in _windows(query))]
+    terms = [query_tokens(t) for t in texts]  # question, clauses, then windows; tokenised once
+    n = 1 + len(query.clauses)
+    lexical = np.stack([_bm25(loaded, t) for t in terms[:n]])
     pool = _pool(loaded, encoded.vectors, lexical)
     rows, starts = _sentence_rows(loaded, pool)
-    sentence = _sentence_signals(loaded, [*texts, *windows], rows, np.vstack([encoded.vectors, encoded.windows]))
+    sentence = _sentence_signals(loaded, terms, rows, np.vstack([encoded.vectors, encoded.windows]))
     dense, sentence_lexical, mix, cover = (np.maximum.reduceat(m, starts, axis=1) for m in sentence)
-    n = len(texts)
     sig = fusion.Signals(
         dense=dense[:n],
         lexical=lexical[:, pool],
@@ -214,7 +214,7 @@ def signals(loaded: Loaded, query: Query, encoded: Encoded) -> tuple[np.ndarray,
         sentence_mix=mix[:n],
         sentence_cover=cover[:n],
         window_dense=dense[n:],
-        window_lexical=np.stack([_bm25(loaded, w)[pool] for w in windows]),
+        window_lexical=np.stack([_bm25(loaded, t)[pool] for t in terms[n:]]),
         window_sentence_lexical=sentence_lexical[n:],
         window_sentence_mix=mix[n:],
         window_sentence_cover=cover[n:],
@@ -260,9 +260,9 @@ def _sentence_rows(loaded: Loaded, pool: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _sentence_signals(
-    loaded: Loaded, texts: list[str], rows: np.ndarray, qvecs: np.ndarray
+    loaded: Loaded, terms: list[list[str]], rows: np.ndarray, qvecs: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per text (rows) and pooled sentence (columns): similarity to its in-context vector;
+    """Per text (its BM25 ``terms`` and its vector; rows) and pooled sentence (columns): similarity to its in-context vector;
     BM25 / the best sentence's in the index; and two mixes of both on the *same* sentence,
     each over its best in the pool: dense + SENTENCE_LEXICAL_WEIGHT x BM25, and dense + the
     IDF-weighted share of the text's terms the sentence contains (COVER_WEIGHT)."""
@@ -270,9 +270,9 @@ def _sentence_signals(
     bm25 = loaded.data.sentence_bm25
     lexical, cover = np.zeros_like(dense), np.zeros_like(dense)
     if bm25 is not None:
-        lexical = np.stack([np.asarray(bm25.get_scores(query_tokens(t)), np.float32) for t in texts])
+        lexical = np.stack([np.asarray(bm25.get_scores(t), np.float32) for t in terms])
         lexical = lexical[:, rows] / np.maximum(lexical.max(axis=1, keepdims=True), 1e-9)
-        cover = _coverage(loaded, texts, rows)
+        cover = _coverage(loaded, terms, rows)
     return (
         dense,
         lexical,
@@ -281,16 +281,16 @@ def _sentence_signals(
     )
 
 
-def _coverage(loaded: Loaded, texts: list[str], rows: np.ndarray) -> np.ndarray:
-    """Per text and sentence row, the IDF-weighted share of the text's terms the sentence contains
+def _coverage(loaded: Loaded, terms: list[list[str]], rows: np.ndarray) -> np.ndarray:
+    """Per text (its BM25 terms) and sentence row, the IDF-weighted share of the text's terms the sentence contains
     (read off the sentence BM25 index's term-to-sentence lists)."""
     bm25, idf = loaded.data.sentence_bm25, loaded.sentence_idf
     indices, indptr = np.asarray(bm25.scores["indices"]), np.asarray(bm25.scores["indptr"])
     column = np.full(len(loaded.data.sentences), -1, np.int64)
     column[rows] = np.arange(len(rows))
-    out = np.zeros((len(texts), len(rows)), np.float32)
-    for j, text in enumerate(texts):
-        ids = np.unique([bm25.vocab_dict[t] for t in query_tokens(text) if t in bm25.vocab_dict]).astype(np.int64)
+    out = np.zeros((len(terms), len(rows)), np.float32)
+    for j, text_terms in enumerate(terms):
+        ids = np.unique([bm25.vocab_dict[t] for t in text_terms if t in bm25.vocab_dict]).astype(np.int64)
         ids = ids[ids < len(idf)]
         total = float(idf[ids].sum()) if len(ids) else 0.0
         for term in ids:
@@ -303,8 +303,9 @@ def _max_normalised(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(x.max(axis=1, keepdims=True), 1e-9)
 
 
-def _bm25(loaded: Loaded, text: str) -> np.ndarray:
-    scores = np.asarray(loaded.data.bm25.get_scores(query_tokens(text)), np.float32)
+def _bm25(loaded: Loaded, terms: list[str]) -> np.ndarray:
+    """Chunk BM25 scores of a text's ``terms`` (:func:`query_tokens`), over the best."""
+    scores = np.asarray(loaded.data.bm25.get_scores(terms), np.float32)
     return scores / scores.max() if scores.max() > 0 else scores
 
 

@@ -103,9 +103,9 @@ def test_sentence_cover_is_the_idf_weighted_share_of_question_terms(article_inde
     vocab, idf = loaded.data.sentence_bm25.vocab_dict, loaded.sentence_idf
     question = "Who did Kim Jong Un meet in Russia?"
     rows = np.arange(len(loaded.data.sentences))
-    cover = _coverage(loaded, [question], rows)[0]
+    cover = _coverage(loaded, [query_tokens(question)], rows)[0]
     asked = {t for t in query_tokens(question) if t in vocab}
     total = sum(idf[vocab[t]] for t in asked)
     expected = [sum(idf[vocab[t]] for t in asked & set(query_tokens(loaded.data.sentence_text(r)))) / total for r in rows]
     assert np.allclose(cover, expected) and 0 < cover.max() <= 1.0
-    assert np.allclose(_coverage(loaded, [question], rows[::-1])[0], cover[::-1])  # follows the rows it is given
+    assert np.allclose(_coverage(loaded, [query_tokens(question)], rows[::-1])[0], cover[::-1])  # follows the rows it is given
