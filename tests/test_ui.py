@@ -188,6 +188,8 @@ def test_upload_then_ask_then_remove(article_index: Path, tmp_path: Path) -> Non
     box, status, rows, _ = handlers.upload([str(upload)], index, lambda f, desc: steps.append((f, desc)))
     assert box is None and "<b>2</b> documents" in status and any(r[0] == "Zorblat" for r in rows)
     assert ("Embedding passages: 1 of 1" in [d for _, d in steps]) and steps[-1] == (1.0, "Done")
+    fractions = [f for f, _ in steps if f is not None]
+    assert fractions == sorted(fractions)  # the bar only moves forward
     result = answer("When was the Zorblat lighthouse built?", index_dir=index)
     assert result.citations[0].text == "The Zorblat lighthouse was built in 1887 on Kelp Island."
     html = render.sources_html(result, handlers.documents_by_id(index, {result.citations[0].doc_id}))

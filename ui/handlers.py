@@ -182,7 +182,7 @@ def upload(files: Sequence[Any] | None, index_dir: str | Path, progress: Any = N
         return (gr.skip(), *documents_view(index_dir))
     names = ", ".join(Path(p).name for p in paths)
     try:
-        _step(progress, 0.1, f"Reading and indexing {names}…")
+        _step(progress, 0.0, f"Reading and indexing {names}…")
         report = manage.add_documents(paths, index_dir, **_build_options(index_dir, progress))
         _step(progress, 1.0, "Done")
     except RagError as err:
@@ -215,7 +215,7 @@ def remove(doc_id: str | None, index_dir: str | Path, progress: Any = None) -> t
         warn("This is the only document in the index, and an index needs one: add another document before removing it.")
         return gr.skip(), gr.skip(), gr.skip()
     try:
-        _step(progress, 0.1, "Removing the document and rebuilding the index…")
+        _step(progress, 0.0, "Removing the document and rebuilding the index…")
         report = manage.remove_document(doc_id, index_dir, **_build_options(index_dir, progress))
         _step(progress, 1.0, "Done")
     except RagError as err:
