@@ -86,7 +86,7 @@ def handtuned(sig: Signals) -> np.ndarray:
     mixed = sig.dense + LEXICAL_WEIGHT * sig.lexical
     score = mixed[0] + sig.metadata
     if len(mixed) > 1:
-        score = score + CLAUSE_WEIGHT * _normalised(mixed[1:]).max(axis=0)
+        score = score + CLAUSE_WEIGHT * max_normalised(mixed[1:]).max(axis=0)
     return score.astype(np.float32)
 
 
@@ -94,13 +94,13 @@ def features(sig: Signals) -> np.ndarray:
     """The ``(pool, len(FEATURES))`` feature matrix, columns in FEATURES order."""
     mixed = sig.dense + LEXICAL_WEIGHT * sig.lexical
     parts = slice(1, None) if len(mixed) > 1 else slice(0, 1)  # a one-part question is its own clause
-    window = _normalised(sig.window_dense + LEXICAL_WEIGHT * sig.window_lexical).max(axis=0)
+    window = max_normalised(sig.window_dense + LEXICAL_WEIGHT * sig.window_lexical).max(axis=0)
     tuned = handtuned(sig)
     _, doc = np.unique(sig.document, return_inverse=True)
     doc_tuned, doc_window = _doc_max(tuned, doc), _doc_max(window, doc)
     columns = [
         sig.dense[0], sig.lexical[0], sig.chunk_dense, sig.metadata, sig.sentence_lexical[0],
-        _normalised(mixed[parts]).max(axis=0), sig.sentence_lexical[parts].max(axis=0),
+        max_normalised(mixed[parts]).max(axis=0), sig.sentence_lexical[parts].max(axis=0),
         window, sig.window_sentence_lexical.max(axis=0), sig.position,
         tuned, _rank(tuned), _rank(window),
         tuned - doc_tuned, doc_window, window - doc_window, np.bincount(doc)[doc],
@@ -111,7 +111,8 @@ def features(sig: Signals) -> np.ndarray:
     return np.stack(columns, axis=1).astype(np.float32)
 
 
-def _normalised(x: np.ndarray) -> np.ndarray:
+def max_normalised(x: np.ndarray) -> np.ndarray:
+    """Each row over its maximum (rows of ``(texts, items)`` scores; a row of zeros stays zeros)."""
     return x / np.maximum(x.max(axis=1, keepdims=True), 1e-9)
 
 

@@ -276,8 +276,8 @@ def _sentence_signals(
     return (
         dense,
         lexical,
-        _max_normalised(dense + SENTENCE_LEXICAL_WEIGHT * lexical),
-        _max_normalised(dense + COVER_WEIGHT * cover),
+        fusion.max_normalised(dense + SENTENCE_LEXICAL_WEIGHT * lexical),
+        fusion.max_normalised(dense + COVER_WEIGHT * cover),
     )
 
 
@@ -297,10 +297,6 @@ def _coverage(loaded: Loaded, terms: list[list[str]], rows: np.ndarray) -> np.nd
             hit = column[indices[indptr[term] : indptr[term + 1]]]
             out[j, hit[hit >= 0]] += idf[term] / total
     return out
-
-
-def _max_normalised(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(x.max(axis=1, keepdims=True), 1e-9)
 
 
 def _bm25(loaded: Loaded, terms: list[str]) -> np.ndarray:
