@@ -1,6 +1,7 @@
 """Query understanding: what retrieval should look for in a question.
 
-* Follow-ups ("Who did he meet there?") are completed with the previous user question.
+* Follow-ups ("Who did he meet there?") are resolved against the previous question
+  (:mod:`rag.followup`).
 * Long multi-part questions are split into clauses at commas and joining words ("Who
   built a reputation as X, faced Y, and is also accused of Z by TechCrunch?") that are
   retrieved separately, because each clause is usually answered by a different passage.
@@ -34,10 +35,6 @@ _CLAUSE = re.compile(
     r",\s+(?:(?:and|while|whereas|but|or)\s+)?"  # list items and joined parts; not "1,000"
     r"|\s+(?:and|while|whereas|but)\s+(?=(?:has|have|is|was|were|does|did|also|the|a|an|its|their|his|her)\b)"
     r"|\s+compared\s+to\s+|\s+as\s+opposed\s+to\s+|;\s*",
-    re.IGNORECASE,
-)
-_FOLLOW_UP = re.compile(
-    r"\b(he|she|it|they|him|her|his|hers|its|their|them|there|then|that|this|those|these|the same|what about|how about)\b",
     re.IGNORECASE,
 )
 MIN_WORDS_TO_SPLIT = 16
@@ -127,27 +124,11 @@ def dates(text: str) -> list[str]:
 
 
 def with_history(question: str, history: Sequence[Any] | None) -> str:
-    """The question, preceded by the previous user question when it reads as a follow-up.
+    """The retrieval text of ``question`` in its conversation (:func:`rag.followup.resolve`).
 
     >>> with_history("Who did he meet there?", ["Did Kim Jong Un visit Russia?"])
-    'Did Kim Jong Un visit Russia? Who did he meet there?'
+    'Who did Kim Jong Un meet in Russia?'
     """
-    previous = [q for q in (_user_text(turn) for turn in history or []) if q]
-    if previous and (_FOLLOW_UP.search(question) or len(question.split()) <= 3):
-        return f"{previous[-1]} {question}"
-    return question
+    from .followup import resolve
 
-
-def _user_text(turn: Any) -> str:
-    if isinstance(turn, str):
-        return turn.strip()
-    if isinstance(turn, dict):
-        if turn.get("role") != "user":
-            return ""
-        content = turn.get("content")
-        if isinstance(content, list):  # Gradio 6 messages: [{"type": "text", "text": ...}, ...]
-            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-        return content.strip() if isinstance(content, str) else ""
-    if isinstance(turn, (list, tuple)) and turn and isinstance(turn[0], str):
-        return turn[0].strip()
-    return ""
+    return resolve(question, history).text

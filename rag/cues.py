@@ -1,0 +1,117 @@
+"""Answer-type cues: what kind of answer a question wants, and what kinds a sentence offers.
+
+A "when" question wants a date, "how many" a number, "who" a name; a sentence that answers
+it usually holds one. These cues are deliberately simple and well defined (regular
+expressions over the surface text: years, month names, digits and number words, units,
+capitalised words the question does not contain, causal connectives, a copula near the
+start) and only feed the learned answer model (:mod:`rag.triggering`), which weighs them
+against similarity and term coverage.
+"""
+
+from __future__ import annotations
+
+import re
+
+QUESTION_TYPES = ("quantity", "date", "person", "place", "reason", "definition", "yesno", "how", "other")
+"""Kinds of question, in the order they are tried (the first that matches wins)."""
+
+_W = r"(?:\s+[\w'’.-]+)"
+_QUESTION_PATTERNS = {
+    "quantity": r"^\W*how\s+(?:many|much|long|tall|high|far|big|large|old|deep|wide|heavy|fast|often|hot|cold)\b"
+    r"|\b(?:what|which)\s+(?:percentage|percent|number|amount|size|height|length|population|age|distance|weight)\b",
+    "date": r"\bwhen\b|\b(?:what|which)\s+(?:year|date|day|month|century|decade|time|era|period)\b|\bhow\s+long\s+ago\b",
+    "definition": rf"^\W*(?:what|who)\s+(?:is|are|was|were)(?:\s+(?:an?|the))?{_W}{{1,4}}\W*$",
+    "person": r"\b(?:who|whom|whose)\b|\b(?:what|which)\s+(?:person|people|man|woman|president|king|queen|leader|company|team|band|group)\b",
+    "place": r"\bwhere\b|\b(?:what|which)\s+(?:country|countries|city|cities|state|place|continent|county|region|town|island|river)\b",
+    "reason": r"\bwhy\b|\bwhat\s+(?:caused|causes|led\s+to)\b",
+    "yesno": r"^\W*(?:is|are|was|were|do|does|did|can|could|will|would|has|have|had|should|shall|may|might)\b",
+    "how": r"\bhow\b",
+}
+_QUESTION_RES = {name: re.compile(p, re.IGNORECASE) for name, p in _QUESTION_PATTERNS.items()}
+
+_MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
+_DATE = re.compile(
+    rf"\b(?:1[0-9]\d\d|20\d\d)s?\b|\b{_MONTHS}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTHS}\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b"
+    r"|\b(?:\d{1,2}(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"
+    r"thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|twenty-first)[\s-]+century\b"
+    r"|\b(?:yesterday|today|tomorrow|(?:last|next|this)\s+(?:year|month|week))\b"
+)
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred|"
+    r"thousand|million|billion|trillion|dozen|dozens|hundreds|thousands|millions|half|quarter|third"
+)
+_NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
+_QUANTITY = re.compile(
+    r"[$€£¥]\s?\d|\d\s?%|\b\d[\d,.]*\s*(?:%|percent|per\s+cent|million|billion|trillion|thousand|hundred|"
+    r"km|kilometres?|kilometers?|miles?|m|metres?|meters?|ft|feet|foot|inches|cm|mm|kg|kilograms?|g|grams?|lb|lbs|pounds?|"
+    r"tons?|tonnes?|acres?|hectares?|square|cubic|years?|months?|weeks?|days?|hours?|minutes?|seconds?|people|dollars?|euros?|"
+    r"degrees?|°)\b",
+    re.IGNORECASE,
+)
+_REASON = re.compile(r"\b(?:because|due\s+to|owing\s+to|as\s+a\s+result|in\s+order\s+to|so\s+that|caused|causes|led\s+to|reasons?)\b", re.I)
+_COPULA = re.compile(r"^[^,;:]{0,80}?\b(?:is|was|are|were)\s+(?:a|an|the|one)\b", re.IGNORECASE)
+_CAPITALISED = re.compile(r"(?<![\w'’])[A-Z][\w'’-]*")
+_NOT_NAMES = frozenset(
+    "january february march april may june july august september october november december monday tuesday wednesday "
+    "thursday friday saturday sunday i".split()
+)
+
+
+def question_type(question: str) -> str:
+    """The kind of answer ``question`` wants, one of :data:`QUESTION_TYPES`.
+
+    >>> [question_type(q) for q in ("How many moons has Mars?", "When did it open?", "Who designed it?", "what is a tsunami?")]
+    ['quantity', 'date', 'person', 'definition']
+    >>> [question_type(q) for q in ("Did Kim visit Russia?", "Where is Pyongyang?", "Why did it fail?", "What did the US reject?")]
+    ['yesno', 'place', 'reason', 'other']
+    """
+    for name, pattern in _QUESTION_RES.items():
+        if pattern.search(question):
+            return name
+    return "other"
+
+
+def sentence_cues(sentence: str, question_words: set[str]) -> tuple[float, float, float, float, float, float]:
+    """``(date, number, quantity, new_names, reason, definition)`` cues of a sentence:
+    whether it holds a date, a number, a measured quantity, how many capitalised words the
+    question does not contain (not counting its first word; at most 3), a causal connective,
+    and a copula near its start ("X is a ...").
+
+    >>> sentence_cues("The bridge was designed by Mara Lind in 1994.", {"who", "designed", "it"})
+    (1.0, 1.0, 0.0, 2.0, 0.0, 0.0)
+    """
+    known = question_words | _NOT_NAMES
+    names = [w for w in _CAPITALISED.findall(sentence)[1:] if w.lower().strip("'’") not in known]
+    return (
+        float(bool(_DATE.search(sentence))),
+        float(bool(_NUMBER.search(sentence))),
+        float(bool(_QUANTITY.search(sentence))),
+        float(min(len(names), 3)),
+        float(bool(_REASON.search(sentence))),
+        float(bool(_COPULA.search(sentence))),
+    )
+
+
+def type_match(kind: str, cues: tuple[float, ...]) -> float:
+    """1 when the sentence offers what a question of this kind wants (0 for kinds with no cue).
+
+    >>> type_match("date", sentence_cues("It opened on 12 May 1998.", set()))
+    1.0
+    >>> type_match("person", sentence_cues("It opened on 12 May 1998.", set()))
+    0.0
+    """
+    date, number, quantity, names, reason, definition = cues
+    wanted = {
+        "quantity": max(quantity, number),
+        "date": date,
+        "person": float(names > 0),
+        "place": float(names > 0),
+        "reason": reason,
+        "definition": definition,
+    }
+    return wanted.get(kind, 0.0)
+
+
+def words(text: str) -> set[str]:
+    """Lower-cased words of a text (for "is this capitalised word already in the question")."""
+    return {w.strip("'’") for w in re.findall(r"[\w'’-]+", text.lower())}
