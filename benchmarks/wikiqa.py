@@ -123,16 +123,26 @@ def triggering(questions: Sequence[Question], first: Sequence[str | None], evide
     }
 
 
-def best_threshold(questions: Sequence[Question], top: Sequence[str], scores: Sequence[float]) -> float:
-    """The score threshold that maximises answer-triggering F1 when answering with ``top`` (score >= t)."""
+def best_threshold(
+    questions: Sequence[Question],
+    top: Sequence[str],
+    scores: Sequence[float],
+    floor: float = float("-inf"),
+    ceiling: float = float("inf"),
+) -> float:
+    """The score threshold within ``[floor, ceiling]`` that maximises answer-triggering F1 when
+    answering with ``top`` whenever its score >= the threshold (``floor`` when no score is in range)."""
+    values = np.asarray(scores, np.float64)
     correct = np.array([is_correct(s, q) for s, q in zip(top, questions)], bool)
-    order = np.argsort(-np.asarray(scores), kind="stable")
+    order = np.argsort(-values, kind="stable")
     hits = np.cumsum(correct[order])
     answered = np.arange(1, len(order) + 1)
     answerable = max(sum(q.answerable for q in questions), 1)
     f1 = 2 * hits / (answered + answerable)  # 2PR/(P+R) with P = hits/answered, R = hits/answerable
-    best = int(np.argmax(f1))
-    return float(np.asarray(scores)[order[best]])
+    allowed = (values[order] >= floor) & (values[order] <= ceiling)
+    if not allowed.any():
+        return float(floor)
+    return float(values[order[int(np.argmax(np.where(allowed, f1, -1.0)))]])
 
 
 def subset(split: str, limit: int | None) -> tuple[list[Question], list[dict[str, str]]]:

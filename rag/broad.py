@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 
 _DOC = r"(?:document|doc|article|text|file|story|piece|page|report|paper|book|essay|post|passage|pdf|content|material|corpus|source)s?"
-_THIS = r"(?:this|the|that|these|those|your|my|our|its|these\s+two|all\s+the|the\s+whole|the\s+entire|the\s+uploaded|the\s+indexed)"
+_THIS = (
+    r"(?:this|the|that|these|those|your|my|our|its|these\s+two|all\s+the|the\s+whole|the\s+entire|the\s+uploaded|the\s+indexed)"
+)
 _THE_DOCS = rf"(?:{_THIS}\s+(?:\w+\s+)?{_DOC}|it|this|that|them|these)"
 _SUMMARY = r"(?:summary|overview|gist|synopsis|rundown|recap|outline|digest|abstract|tl;?dr|run-down|brief|breakdown|précis)"
 _END = r"\s*[?.!]*\s*$"
@@ -38,15 +40,21 @@ _NO_TOPIC = [
 ]
 _TOPIC = [
     r"^\W*(?:please\s+)?(?:tell|teach|brief)\s+(?:me|us)\s+(?:\w+\s+)?(?:more\s+)?(?:about|on|of)\s+(?P<topic>.+?)" + _END,
-    r"^\W*what\s+(?:do|does|did|can|could)\s+(?:you|we|i|the\s+\w+|it|they|this\s+\w+)\s+(?:know|say|tell\s+(?:me|us)|find|report|write|mention|have)\s+(?:about|on|regarding|concerning)\s+(?P<topic>.+?)" + _END,
+    r"^\W*what\s+(?:do|does|did|can|could)\s+(?:you|we|i|the\s+\w+|it|they|this\s+\w+)\s+(?:know|say|tell\s+(?:me|us)|find|report|write|mention|have)\s+(?:about|on|regarding|concerning)\s+(?P<topic>.+?)"
+    + _END,
     r"^\W*what\s+(?:is|are)\s+there\s+(?:to\s+know\s+)?(?:about|on)\s+(?P<topic>.+?)" + _END,
-    r"^\W*(?:please\s+)?(?:give|write|show)\s+(?:me\s+|us\s+)?(?:an?\s+|the\s+)?(?:short\s+|brief\s+|quick\s+)?" + _SUMMARY + r"\s+(?:of|on|about)\s+(?P<topic>.+?)" + _END,
+    r"^\W*(?:please\s+)?(?:give|write|show)\s+(?:me\s+|us\s+)?(?:an?\s+|the\s+)?(?:short\s+|brief\s+|quick\s+)?"
+    + _SUMMARY
+    + r"\s+(?:of|on|about)\s+(?P<topic>.+?)"
+    + _END,
     r"^\W*(?:an?\s+|the\s+)?(?:short\s+|brief\s+|quick\s+)?" + _SUMMARY + r"\s+(?:of|on|about)\s+(?P<topic>.+?)" + _END,
-    r"^\W*(?:please\s+)?(?:summari[sz]e|sum\s+up|describe|recap)\s+(?:what\s+(?:the\s+\w+\s+)?says?\s+about\s+)?(?P<topic>.+?)" + _END,
+    r"^\W*(?:please\s+)?(?:summari[sz]e|sum\s+up|describe|recap)\s+(?:what\s+(?:the\s+\w+\s+)?says?\s+about\s+)?(?P<topic>.+?)"
+    + _END,
     r"^\W*(?:any|some)?\s*(?:info|information|details|news|background)\s+(?:on|about|regarding)\s+(?P<topic>.+?)" + _END,
-    r"^\W*what\s+(?:has\s+)?happen(?:ed|s)\s+(?P<topic>(?:in|on|at|during|to|with|since|after|before|around)\s+.+?)" + _END,
-    r"^\W*what\s+(?:went\s+on|took\s+place|occurred)\s+(?P<topic>(?:in|on|at|during|with|since)\s+.+?)" + _END,
-    r"^\W*what\s+about\s+(?P<topic>.+?)" + _END,
+    # "What happened in 2023?" asks for an overview of a time, place or event ("What happened to X?"
+    # asks for X's fate, one fact, and "What happens to ..." how something works: not broad).
+    r"^\W*what\s+(?:has\s+)?happened\s+(?P<topic>(?:in|on|at|during|since|after|before|around)\s+.+?)" + _END,
+    r"^\W*what\s+(?:went\s+on|took\s+place|occurred)\s+(?P<topic>(?:in|on|at|during|since)\s+.+?)" + _END,
 ]
 _NO_TOPIC_RES = [re.compile(p, re.IGNORECASE) for p in _NO_TOPIC]
 _TOPIC_RES = [re.compile(p, re.IGNORECASE) for p in _TOPIC]

@@ -12,6 +12,12 @@ from __future__ import annotations
 
 import re
 
+
+def _wordset(words: str) -> frozenset[str]:
+    """A set of words written as one space-separated string (easier to read than a list of strings)."""
+    return frozenset(words.split())
+
+
 QUESTION_TYPES = ("quantity", "date", "person", "place", "reason", "definition", "yesno", "how", "other")
 """Kinds of question, in the order they are tried (the first that matches wins)."""
 
@@ -37,23 +43,26 @@ _DATE = re.compile(
     r"|\b(?:yesterday|today|tomorrow|(?:last|next|this)\s+(?:year|month|week))\b"
 )
 _NUMBER_WORDS = (
-    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred|"
-    r"thousand|million|billion|trillion|dozen|dozens|hundreds|thousands|millions|half|quarter|third"
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen|"
+    r"(?:twen|thir|for|fif|six|seven|eigh|nine)ty|hundred|thousand|million|billion|trillion|dozens?|hundreds|"
+    r"thousands|millions|billions|half|quarter|third"
 )
 _NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
 _QUANTITY = re.compile(
-    r"[$€£¥]\s?\d|\d\s?%|\b\d[\d,.]*\s*(?:%|percent|per\s+cent|million|billion|trillion|thousand|hundred|"
+    rf"[$€£¥]\s?\d|\d\s?%|\b(?:\d[\d,.]*|(?:{_NUMBER_WORDS})(?:[\s-](?:{_NUMBER_WORDS}))*)\s*(?:%|percent|per\s+cent|million|billion|trillion|thousand|hundred|"
     r"km|kilometres?|kilometers?|miles?|m|metres?|meters?|ft|feet|foot|inches|cm|mm|kg|kilograms?|g|grams?|lb|lbs|pounds?|"
     r"tons?|tonnes?|acres?|hectares?|square|cubic|years?|months?|weeks?|days?|hours?|minutes?|seconds?|people|dollars?|euros?|"
     r"degrees?|°)\b",
     re.IGNORECASE,
 )
-_REASON = re.compile(r"\b(?:because|due\s+to|owing\s+to|as\s+a\s+result|in\s+order\s+to|so\s+that|caused|causes|led\s+to|reasons?)\b", re.I)
+_REASON = re.compile(
+    r"\b(?:because|due\s+to|owing\s+to|as\s+a\s+result|in\s+order\s+to|so\s+that|caused|causes|led\s+to|reasons?)\b", re.I
+)
 _COPULA = re.compile(r"^[^,;:]{0,80}?\b(?:is|was|are|were)\s+(?:a|an|the|one)\b", re.IGNORECASE)
 _CAPITALISED = re.compile(r"(?<![\w'’])[A-Z][\w'’-]*")
-_NOT_NAMES = frozenset(
+_NOT_NAMES = _wordset(
     "january february march april may june july august september october november december monday tuesday wednesday "
-    "thursday friday saturday sunday i".split()
+    "thursday friday saturday sunday i"
 )
 
 
@@ -110,6 +119,34 @@ def type_match(kind: str, cues: tuple[float, ...]) -> float:
         "definition": definition,
     }
     return wanted.get(kind, 0.0)
+
+
+_NAME_RUN = re.compile(r"(?<![\w'’])[A-Z][\w&.-]*(?:\s+(?:(?:of|de|du|van|von)\s+)?[A-Z][\w&.-]*)*")
+_QUESTION_START = _wordset(
+    "what which who whom whose when where why how is are was were do does did can could will would has have had "
+    "should shall may might in on at for from according considering based given after before during the a an "
+    "tell show give list describe explain summarize summarise name find and but so please if"
+)
+
+
+def names(question: str) -> list[str]:
+    """The capitalised names a question mentions ("The New York Times" as "New York Times"), without
+    the question's own first word(s) and without acronym-free single letters.
+
+    >>> names("Did the New York Times report that Kim Jong Un met Putin in 2023?")
+    ['New York Times', 'Kim Jong Un', 'Putin']
+    >>> names("What is North Korea's GDP?")
+    ['North Korea', 'GDP']
+    """
+    out = []
+    for match in _NAME_RUN.finditer(question):
+        parts = match.group().split()
+        while parts and parts[0].lower() in _QUESTION_START:
+            parts = parts[1:]
+        name = re.sub(r"['’]s$", "", " ".join(parts)).strip(" .,'’")
+        if len(name) > 1 and name not in out:
+            out.append(name)
+    return out
 
 
 def words(text: str) -> set[str]:

@@ -14,10 +14,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-_FOLLOW_UP = re.compile(
-    r"\b(he|she|it|they|him|her|his|hers|its|their|them|there|then|that|this|those|these|the same|what about|how about)\b",
+
+def _wordset(words: str) -> frozenset[str]:
+    """A set of words written as one space-separated string (easier to read than a list of strings)."""
+    return frozenset(words.split())
+
+
+_ANAPHOR = re.compile(
+    r"\b(?:he|she|it|they|him|her|his|hers|its|their|theirs|them|then|the same|what about|how about)\b"
+    r"|(?<!\bis )(?<!\bare )(?<!\bwas )(?<!\bwere )\bthere\b(?!\s+(?:is|are|was|were|be|been|has|have|had)\b|['’]s)",
     re.IGNORECASE,
 )
+_DEMONSTRATIVE = re.compile(r"\b(?:this|that|these|those)\b", re.IGNORECASE)
+SHORT_FOLLOW_UP_WORDS = 3
+"""A question this short leans on the previous one ("And the cost?")."""
+SHORT_DEMONSTRATIVE_WORDS = 6
+"""..., and so does a short one with "this" or "that" ("Why was that?"); in longer questions these
+are usually relative pronouns or determiners ("the company that makes X")."""
+
+
 @dataclass(frozen=True)
 class Turn:
     """A question in its conversation: ``text`` is what retrieval reads (the question with what it
@@ -76,9 +91,17 @@ def _resolve_one(question: str, previous: str, answer_text: str = "") -> Turn:
 
 
 def is_follow_up(question: str) -> bool:
-    """A question that leans on the previous one: a pronoun or back-reference, an elliptical
-    opening ("And ...", "What about ..."), or three words or fewer."""
-    return bool(_FOLLOW_UP.search(question) or _ELLIPSIS.search(question)) or len(question.split()) <= 3
+    """A question that leans on the previous one: a pronoun or back-reference ("he", "there", "then"),
+    an elliptical opening ("And ...", "What about ..."), or a very short question.
+
+    >>> [is_follow_up(q) for q in ("Who designed it?", "Why was that?", "And the cost?", "Is there a toll?")]
+    [True, True, True, False]
+    >>> is_follow_up("What is the name of the company that makes the iPhone?")
+    False
+    """
+    words = len(question.split())
+    short_demonstrative = words <= SHORT_DEMONSTRATIVE_WORDS and bool(_DEMONSTRATIVE.search(question))
+    return bool(_ANAPHOR.search(question) or _ELLIPSIS.search(question)) or words <= SHORT_FOLLOW_UP_WORDS or short_demonstrative
 
 
 def _substitute(question: str, subject: str, others: Sequence[str]) -> str:
@@ -95,16 +118,16 @@ def _substitute(question: str, subject: str, others: Sequence[str]) -> str:
 
 
 _WORDS = re.compile(r"[\w’'-]+")
-_WH = frozenset("what which who whom whose when where why how".split())
-_WH_MODIFIERS = frozenset("much many long old far often big large".split())
-_DO = frozenset("do does did will would can could should shall may might must".split())
-_BE = frozenset("is are was were has have had".split())
-_IMPERATIVE = frozenset("tell show give list describe explain summarize summarise name find and but so please".split())
-_BOUNDARY = frozenset(
+_WH = _wordset("what which who whom whose when where why how")
+_WH_MODIFIERS = _wordset("much many long old far often big large")
+_DO = _wordset("do does did will would can could should shall may might must")
+_BE = _wordset("is are was were has have had")
+_IMPERATIVE = _wordset("tell show give list describe explain summarize summarise name find and but so please")
+_BOUNDARY = _wordset(
     "in on at to from by with for about into onto over after before during against between under since than as "
-    "and or but if because while who which that".split()
+    "and or but if because while who which that"
 )
-_FUNCTION = _BOUNDARY | _DO | _BE | frozenset("the a an this that these those his her its their my our your it him them me us".split())
+_FUNCTION = _BOUNDARY | _DO | _BE | _wordset("the a an this that these those his her its their my our your it him them me us")
 _PARTICIPLE = re.compile(r"(?:ed|en|wn|ght|lt|ne|un|ung|id)$")
 
 
@@ -167,7 +190,9 @@ def _noun_run(words: list[tuple[str, int, int]], i: int, aux: str) -> tuple[int,
         return i, i
     if words[i][0][:1].isupper():  # a name: its capitalised words, joined by "of"
         j = i + 1
-        while j < len(words) and (words[j][0][:1].isupper() or (words[j][0] == "of" and j + 1 < len(words) and words[j + 1][0][:1].isupper())):
+        while j < len(words) and (
+            words[j][0][:1].isupper() or (words[j][0] == "of" and j + 1 < len(words) and words[j + 1][0][:1].isupper())
+        ):
             j += 1
         return i, j
     j = i
