@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,12 @@ from . import store
 from .chunking import chunk_sentences, embedding_text
 from .documents import load_documents
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, InputError
+from .errors import EmptyIndexError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from .lexical import BM25_STEMMER, QUESTION_WORDS_VERSION, build_bm25
 from .records import BuildReport, Chunk, Document, Sentence
 from .sentences import split_sentences, split_to_fit
 from .settings import FORMAT_VERSION, BuildOptions, make_options
+from .sources import Sources
 
 EMBED_WINDOW_TOKENS = 200
 """Sentences are embedded in windows of about this many cl100k tokens (re-packed smaller
@@ -40,64 +41,60 @@ class _Parts:
     sentence_vectors: np.ndarray
 
 
-def build_index(
-    paths: Iterable[str | Path],
+def write_index(
+    sources: Sources,
     index_dir: str | Path = "index",
     *,
     embedder: Embedder | None = None,
-    exclude: Iterable[str] = (),
     on_progress: Progress | None = None,
     **options: Any,
 ) -> BuildReport:
-    """Make the index at ``index_dir`` hold exactly the documents under ``paths``.
+    """Make the index at ``index_dir`` hold exactly the documents of ``sources``.
 
-    Options are those of :class:`rag.settings.BuildOptions`; ``exclude`` lists document keys
-    (paths, or ``path#N`` for JSON records) to leave out. Only new or changed documents
-    are embedded; an unchanged corpus returns at once without writing. The new version is
+    The caller holds :func:`rag.store.build_lock` (see :mod:`rag.manage`, which decides what
+    the sources are). Options are those of :class:`rag.settings.BuildOptions`. Only new or
+    changed documents are embedded; when neither documents, settings nor sources changed it
+    returns at once without writing. The new version (with ``sources`` in its manifest) is
     swapped in atomically, so a crash leaves the previous index loadable. ``on_progress``, if
     given, is called with ``(fraction 0..1, what is happening)`` as the build goes (embedding
     is reported every few hundred passages).
-
-    >>> report = build_index(["data"], "index")        # doctest: +SKIP
-    >>> report.added, report.chunks                    # doctest: +SKIP
-    (1, 6)
     """
     started = time.perf_counter()
     opts = make_options(BuildOptions, options)
-    roots = [str(p) for p in paths]
-    if not roots:
-        raise InputError("no documents given: pass files or folders to index")
-    _tell(on_progress, 0.0, "reading documents")
-    docs, skipped = _unique(*load_documents(roots))
-    excluded = set(exclude)
-    docs = [d for d in docs if d.key not in excluded]
-    if not docs:
-        raise InputError(f"no supported documents found in {', '.join(roots)}")
     index_path = Path(index_dir)
-    with store.build_lock(index_path):
-        old = _previous(index_path)
-        emb = embedder or SentenceTransformerEmbedder(opts.model, opts.batch_size)
-        settings = _settings(opts, emb)
-        old_settings = old.manifest.get("settings", {}) if old is not None else {}
-        reusable = _reusable(old, settings, emb)
-        old_ids = {d.key: d.id for d in reusable.docs} if reusable else {}
-        new_ids = {d.key: d.id for d in docs}
-        counts = _diff(old_ids, new_ids)
-        current = old is not None and old.manifest.get("format_version") == FORMAT_VERSION
-        if (
-            reusable is not None
-            and current
-            and old_settings == settings
-            and not any(counts[k] for k in ("added", "updated", "removed"))
-        ):
-            return _report(index_path, reusable, counts, started, skipped, changed=False)
-        data = _assemble(docs, reusable, emb, opts, settings, roots, _reporter(on_progress, opts.progress))
-        if old is not None:
-            data.manifest["previous"] = old.version
-        _tell(on_progress, 0.97, "saving the new index version")
-        store.save(index_path, data)
-        _tell(on_progress, 1.0, "done")
+    roots = sources.roots(index_path)
+    if not roots:
+        raise EmptyIndexError("no documents given: pass files or folders to index")
+    _tell(on_progress, 0.0, "reading documents")
+    found, skipped = load_documents(roots)
+    docs, skipped = _unique([d for d in found if sources.keeps(d)], skipped)
+    if not docs:
+        raise EmptyIndexError(f"no supported documents found in {', '.join(roots)}: an index needs at least one document")
+    old = _previous(index_path)
+    emb = embedder or SentenceTransformerEmbedder(opts.model, opts.batch_size)
+    settings = _settings(opts, emb)
+    reusable = _reusable(old, settings, emb)
+    counts = _diff({d.key: d.id for d in reusable.docs} if reusable else {}, {d.key: d.id for d in docs})
+    if reusable is not None and _unchanged(old, settings, sources, counts):
+        return _report(index_path, reusable, counts, started, skipped, changed=False)
+    data = _assemble(docs, reusable, emb, opts, settings, sources, _reporter(on_progress, opts.progress))
+    if old is not None:
+        data.manifest["previous"] = old.version
+    _tell(on_progress, 0.97, "saving the new index version")
+    store.save(index_path, data)
+    _tell(on_progress, 1.0, "done")
     return _report(index_path, data, counts, started, skipped, changed=True)
+
+
+def _unchanged(old: store.IndexData | None, settings: dict[str, Any], sources: Sources, counts: dict[str, int]) -> bool:
+    """True when a build would write exactly what is there (nothing to do)."""
+    return (
+        old is not None
+        and old.manifest.get("format_version") == FORMAT_VERSION
+        and old.manifest.get("settings", {}) == settings
+        and old.manifest.get("sources") == sources.to_json()
+        and not any(counts[k] for k in ("added", "updated", "removed"))
+    )
 
 
 Progress = Callable[[float, str], None]
@@ -194,7 +191,7 @@ def _assemble(
     emb: Embedder,
     opts: BuildOptions,
     settings: dict,
-    paths: list[str],
+    sources: Sources,
     report: Progress,
 ) -> store.IndexData:
     import faiss
@@ -216,7 +213,7 @@ def _assemble(
     chunk_vectors = np.vstack(cvecs).astype(np.float32)
     faiss_index = faiss.IndexFlatIP(chunk_vectors.shape[1])
     faiss_index.add(chunk_vectors)
-    manifest = _manifest(docs, emb, settings, paths, n_sent, len(texts), chunk_vectors.shape[1])
+    manifest = _manifest(docs, emb, settings, sources, n_sent, len(texts), chunk_vectors.shape[1])
     all_sentences = np.vstack(sentences)
     report(1.0, "building the keyword (BM25) indexes")
     sentence_texts = [docs[row].text[a:b] for row, a, b in all_sentences]
@@ -227,7 +224,7 @@ def _assemble(
 
 
 def _manifest(
-    docs: list[Document], emb: Embedder, settings: dict, paths: list[str], n_sent: int, n_chunks: int, dim: int
+    docs: list[Document], emb: Embedder, settings: dict, sources: Sources, n_sent: int, n_chunks: int, dim: int
 ) -> dict:
     # ``dim`` comes from the vectors, so a build that only removes documents never loads the model.
     return {
@@ -235,7 +232,8 @@ def _manifest(
         "model": {"name": emb.name, "weights_sha256": emb.weights_sha256, "dim": dim},
         "token_encoding": "cl100k_base",
         "settings": settings,
-        "paths": [str(Path(p).resolve()) for p in paths],
+        "paths": list(sources.paths),
+        "sources": sources.to_json(),
         "documents": {d.key: d.id for d in docs},
         "counts": {"documents": len(docs), "sentences": n_sent, "chunks": n_chunks},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -64,14 +64,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    build = sub.add_parser("build", help="index documents (incremental); no paths = the bundled corpus")
+    build = sub.add_parser(
+        "build",
+        help="build or re-sync the index from its remembered sources",
+        description="With no PATHS: re-sync the sources the index remembers (new, changed and deleted files are "
+        "picked up; a new index gets the bundled corpus in data/). With PATHS on a new index: they become its sources. "
+        "An index that remembers other paths is left alone: use `rag add`, or --replace to make PATHS its only paths "
+        "(uploads stay).",
+    )
     build.add_argument("paths", nargs="*", help="files or folders (.txt .md .html .pdf .json .jsonl)")
+    build.add_argument(
+        "--replace", action="store_true", help="make PATHS the only remembered paths (documents elsewhere are dropped)"
+    )
     build.add_argument("--chunk-tokens", type=int, help=f"chunk size in cl100k tokens (default {BuildOptions.chunk_tokens})")
     build.add_argument(
         "--overlap-tokens", type=int, help=f"overlap between chunks in tokens (default {BuildOptions.overlap_tokens})"
     )
     build.add_argument("--model", help="sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2)")
     build.set_defaults(func=cmd_build)
+
+    add = sub.add_parser("add", help="add files or folders to the index (remembered, indexed in place)")
+    add.add_argument("paths", nargs="+", help="files or folders; a path removed earlier comes back")
+    add.add_argument("--copy", action="store_true", help="keep a copy inside the index (as a UI upload) instead")
+    add.set_defaults(func=cmd_add)
+
+    remove = sub.add_parser("remove", help="remove one document, remembered path or upload from the index")
+    remove.add_argument("target", help="a document id (or its first 6+ characters, see `rag list`), a path, or an upload's name")
+    remove.set_defaults(func=cmd_remove)
+
+    listing = sub.add_parser("list", help="the indexed documents, with where each comes from")
+    listing.set_defaults(func=cmd_list)
 
     ask = sub.add_parser("ask", help="answer a question with cited sentences")
     ask.add_argument("question", nargs="?", help="the question")
@@ -96,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")))
     serve.set_defaults(func=cmd_serve)
 
-    for p in (build, ask, ev, status, serve):
+    for p in (build, add, remove, listing, ask, ev, status, serve):
         p.add_argument("--index", default=default_index, help=f"index folder (default {default_index}; env RAG_INDEX)")
         if p is not ev:
             p.add_argument("--json", action="store_true", help="print JSON")
@@ -108,14 +130,46 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .build import build_index
+    from .manage import build_index
 
     options: dict[str, Any] = {"progress": not args.json}
     for name in ("chunk_tokens", "overlap_tokens", "model"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
-    report = build_index(args.paths or [str(BUNDLED_CORPUS)], args.index, **options)
+    paths = args.paths or ([] if (Path(args.index) / "manifest.json").exists() else [str(BUNDLED_CORPUS)])
+    return _print_report(build_index(paths, args.index, replace=args.replace, **options), args.json)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from .manage import add_documents, add_sources
+
+    add = add_documents if args.copy else add_sources
+    return _print_report(add(args.paths, args.index, progress=not args.json), args.json)
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from .manage import remove_document
+
+    return _print_report(remove_document(args.target, args.index, progress=not args.json), args.json)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .manage import list_documents
+
+    rows = list_documents(args.index)
     if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        date = f" ({r['date']})" if r["date"] else ""
+        print(f"{r['id']}  {r['title']}{date}  [{r['origin'] or r['key']}]")
+    return 0
+
+
+def _print_report(report: Any, as_json: bool) -> int:
+    for line in report.notes:
+        print(f"note: {line}", file=sys.stderr)
+    if as_json:
         _print_json(report.to_dict())
         return 0
     print(
@@ -183,6 +237,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
+    from .manage import recover
+
+    for line in recover(args.index):  # finish or roll back a change a crash interrupted
+        print(f"note: {line}", file=sys.stderr)
     serve(index_dir=args.index, host=args.host, port=args.port)
     return 0
 

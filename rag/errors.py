@@ -27,6 +27,10 @@ class DocumentError(InputError):
     """A document could not be read (missing, binary, not UTF-8, empty, unsupported type)."""
 
 
+class EmptyIndexError(InputError):
+    """A build or removal would leave the index without documents (an index needs one)."""
+
+
 class ConfigError(InputError):
     """An unknown option or an option with an invalid value."""
 

@@ -128,6 +128,8 @@ class BuildReport:
     seconds: float
     skipped: list[str] = field(default_factory=list)
     changed: bool = True
+    notes: list[str] = field(default_factory=list)
+    """What the change also did, e.g. rolled back an upload interrupted by a crash."""
 
     def to_dict(self) -> dict:
         from dataclasses import asdict

@@ -86,6 +86,29 @@ class AnswerOptions:
             raise ConfigError(f"unknown retrieval mode {self.mode!r}; known: {', '.join(MODES)}")
 
 
+@dataclass(frozen=True)
+class UploadLimits:
+    """Limits of :func:`rag.manage.add_documents` (UI uploads, ``rag add --copy``): indexing is
+    the expensive step, so what one upload, and one index, may hold is bounded.
+
+    max_file_bytes: one file (the UI refuses larger files before they are sent).
+    max_batch_bytes: all files of one upload together.
+    max_index_bytes: all uploaded copies an index keeps.
+    max_documents: documents in one upload (a JSON Lines file holds one per line).
+    """
+
+    max_file_bytes: int = 50 * 2**20
+    max_batch_bytes: int = 200 * 2**20
+    max_index_bytes: int = 1024 * 2**20
+    max_documents: int = 20_000
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{f.name} must be a positive whole number, not {value!r}")
+
+
 T = TypeVar("T", BuildOptions, AnswerOptions)
 
 

@@ -26,6 +26,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Iterator
@@ -211,14 +212,37 @@ def _load_bm25(folder: Path) -> Any:
 def _verify_files(folder: Path, manifest: dict[str, Any], index_dir: str | Path) -> None:
     from .embedding import sha256_file
 
+    if not _plain_folder(folder):
+        raise IndexCorruptError(f"index folder {folder} is missing or a link: {rebuild_hint(index_dir, manifest)}")
     for name, expected in manifest["files"].items():
         path = folder / name
         try:
-            intact = path.stat().st_size == expected["bytes"] and sha256_file(path) == expected["sha256"]
+            # Only regular files inside the version folder: a tampered manifest naming "../x",
+            # a link or /dev/zero is damage, never something to read.
+            intact = (
+                _inside(name)
+                and stat.S_ISREG(os.lstat(path).st_mode)
+                and all(_plain_folder(p) for p in path.parents if folder in p.parents)
+                and path.stat().st_size == expected["bytes"]
+                and sha256_file(path) == expected["sha256"]
+            )
         except OSError:
             intact = False
         if not intact:
             raise IndexCorruptError(f"index file {path} is missing or damaged: {rebuild_hint(index_dir, manifest)}")
+
+
+def _inside(name: str) -> bool:
+    """A plain relative file name with no ``..``: it stays inside its folder."""
+    parts = Path(name).parts
+    return bool(parts) and not Path(name).is_absolute() and ".." not in parts and "\x00" not in name
+
+
+def _plain_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _check_shapes(data: IndexData, index_dir: str | Path) -> None:

@@ -68,7 +68,7 @@ def test_incremental_add_change_delete(tmp_path, corpus, fake_embedder):
 
 def test_incremental_vectors_equal_full_build(tmp_path, corpus, fake_embedder):
     build_index([corpus / "article.txt"], tmp_path / "a", embedder=fake_embedder)
-    build_index([corpus], tmp_path / "a", embedder=fake_embedder)
+    build_index([corpus], tmp_path / "a", embedder=fake_embedder, replace=True)
     build_index([corpus], tmp_path / "b", embedder=FakeEmbedder())
     a, b = load(tmp_path / "a"), load(tmp_path / "b")
     assert [d.id for d in a.docs] == [d.id for d in b.docs]
@@ -150,7 +150,7 @@ def test_errors_are_typed(tmp_path, corpus, fake_embedder):
 
 KILL_SCRIPT = """
 import sys, rag
-rag.build_index([sys.argv[1]], sys.argv[2], progress=False)
+rag.build_index([sys.argv[1]], sys.argv[2], replace=True, progress=False)
 print("done", flush=True)
 """
 
@@ -176,6 +176,6 @@ def test_index_survives_kill_9_during_build(tmp_path, corpus, article_index, rea
         if data.version != before:
             break
     assert killed >= 1
-    final = build_index([corpus], idx, embedder=real_embedder, progress=False)
+    final = build_index([corpus], idx, embedder=real_embedder, progress=False, replace=True)
     assert final.documents == 7
     assert not [p for p in idx.iterdir() if p.name.startswith(".tmp-")]

@@ -132,9 +132,15 @@ def documents_view(index_dir: str | Path) -> tuple[str, list[list[Any]], Any]:
         rows = document_rows(index_dir)
     except RagError as err:
         return render.status_html(None, _missing_index_hint(err)), [], gr.Dropdown(choices=[], value=None)
-    table = [[r["title"], r["date"], r["chunks"], r["sentences"], render.display_source(r["source"])] for r in rows]
+    table = [[r["title"], r["date"], r["chunks"], r["sentences"], _shown_source(r)] for r in rows]
     choices = [(_choice_label(r), r["id"]) for r in rows]
     return render.status_html(status), table, gr.Dropdown(choices=choices, value=None)
+
+
+def _shown_source(row: dict[str, Any]) -> str:
+    """Where a document comes from, as the user knows it: an upload by the name it was given."""
+    origin = str(row.get("origin", ""))
+    return origin if origin.startswith("upload: ") else render.display_source(row["source"])
 
 
 def _missing_index_hint(err: RagError) -> str:
