@@ -179,10 +179,10 @@ def _cover_gaps(text: str, start: int, end: int, spans: list[tuple[int, int]]) -
     their own (nothing is lost)."""
     out: list[tuple[int, int]] = []
     cursor = start
-    for start, end in sorted(spans):
-        if start > cursor and (gap := _trim(text, cursor, start)):
+    for a, b in sorted(spans):
+        if a > cursor and (gap := _trim(text, cursor, a)):
             out.append(gap)
-        if span := _trim(text, max(start, cursor), end):  # overlapping spans are clipped
+        if span := _trim(text, max(a, cursor), b):  # overlapping spans are clipped
             out.append(span)
             cursor = span[1]
     if tail := _trim(text, cursor, end):

@@ -13,8 +13,8 @@ How headings and list items are found depends on where the text came from (``mar
 - ``"text"`` (.txt): a one-line paragraph that looks like a title (:func:`title_like`: short,
   starts with a capital or a digit, no final punctuation, does not end on a word like "of")
   followed by a paragraph of running text; list items are lines starting with a bullet (``-``
-  ``*`` ``+`` ``•`` ...) or, at the start of a paragraph or after another item, a number
-  (``1.`` ``1)``).
+  ``*`` ``+`` ``•`` ...) or, at the start of a paragraph, after another item or after a line
+  ending with a colon, a number (``1.`` ``1)``).
 - ``"pdf"`` (text from pypdf, pages joined by a blank line): title-like lines at the top of a
   page or paragraph, followed by a line of running text that starts a sentence; list items as
   for text. Headings in the middle of a page's text are not guessed (too easily a wrapped line).
@@ -141,17 +141,18 @@ def _plain_layout(text: str, start: int, markup: str) -> Layout:
     lines = list(_lines(text, start))
     headings: list[Heading] = []
     markers: list[Span] = []
-    previous_item = False
+    list_may_start = True  # numbers start items only here: "in\n1998. It" is no item
     i = 0
     while i < len(lines):
         if run := _title_run(text, lines, i, markup):
             headings.extend(_heading(text, line) for line in lines[i : i + run])
-            i, previous_item = i + run, False
+            i, list_may_start = i + run, True
             continue
-        marker = _list_marker(text, lines[i], previous_item)
+        line = lines[i]
+        marker = _list_marker(text, line, list_may_start or line.paragraph_start)
         if marker is not None:
             markers.append(marker)
-        previous_item = marker is not None
+        list_may_start = marker is not None or text[line.start : line.end].rstrip().endswith(":")
         i += 1
     return Layout(tuple(headings), tuple(markers))
 
@@ -195,10 +196,10 @@ def _heading(text: str, line: _Line) -> Heading:
     return (span[0], span[1], min(max(level, 1), 6))
 
 
-def _list_marker(text: str, line: _Line, previous_item: bool) -> Span | None:
-    """A line's bullet, or its number at the start of a paragraph or after an item ("in\\n1998. It" is no item)."""
+def _list_marker(text: str, line: _Line, numbered: bool) -> Span | None:
+    """A line's bullet or, when ``numbered`` (after a blank line, an item or a colon), its number."""
     found = _BULLET.match(text, line.start, line.end)
-    if found is None and (line.paragraph_start or previous_item):
+    if found is None and numbered:
         found = _NUMBERED.match(text, line.start, line.end)
     return found.span(1) if found else None
 
