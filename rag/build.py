@@ -25,6 +25,7 @@ from .records import BuildReport, Chunk, Document, Sentence
 from .sentences import split_sentences, split_to_fit
 from .settings import FORMAT_VERSION, BuildOptions, make_options
 from .sources import Sources
+from .structure import section_at
 
 EMBED_WINDOW_TOKENS = 200
 """Sentences are embedded in windows of about this many cl100k tokens (re-packed smaller
@@ -167,7 +168,7 @@ def _settings(opts: BuildOptions, emb: Embedder) -> dict[str, Any]:
         "max_sentence_tokens": opts.max_sentence_tokens,
         "bm25_stemmer": BM25_STEMMER,
         "bm25_stopwords": QUESTION_WORDS_VERSION,
-        "splitter": "blingfire-paragraphs-v2",  # bump when sentence/chunk code changes: forces a rebuild
+        "splitter": "blingfire-structure-v3",  # bump when sentence/chunk code changes: forces a rebuild
         "embedding": f"sentence-windows-{EMBED_WINDOW_TOKENS}-v1",
     }
 
@@ -208,7 +209,7 @@ def _assemble(
         chunks.append(np.column_stack([np.full(len(p.chunks), row), p.chunks[:, :2] + n_sent, p.chunks[:, 2]]))
         cvecs.append(p.chunk_vectors)
         svecs.append(p.sentence_vectors)
-        texts.extend(embedding_text(doc, doc.text[p.sentences[a][0] : p.sentences[b - 1][1]]) for a, b, _ in p.chunks)
+        texts.extend(_chunk_text(doc, int(p.sentences[a][0]), int(p.sentences[b - 1][1])) for a, b, _ in p.chunks)
         n_sent += len(p.sentences)
     chunk_vectors = np.vstack(cvecs).astype(np.float32)
     faiss_index = faiss.IndexFlatIP(chunk_vectors.shape[1])
@@ -267,7 +268,7 @@ def _new_parts(docs: Sequence[Document], emb: Embedder, opts: BuildOptions, repo
     texts, spans = [], []
     for doc, sents, _, windows in prepared:
         for w in windows:
-            text = embedding_text(doc, w.text)
+            text = embedding_text(doc, w.text, section_at(doc, w.start))
             offset = len(text) - len(w.text)
             texts.append(text)
             spans.append([(s.start - w.start + offset, s.end - w.start + offset) for s in sents[w.first : w.last]])
@@ -304,15 +305,22 @@ def _embed_windows(emb: Embedder, texts: list[str], spans: list[list[tuple[int, 
 def split_and_chunk(doc: Document, emb: Embedder, opts: BuildOptions) -> tuple[list[Sentence], list[Chunk], list[Chunk]]:
     """Sentences, retrieval chunks, and the non-overlapping windows the model embeds them in."""
     sentences = split_sentences(doc, opts.max_sentence_tokens)
-    header_chars = len(embedding_text(doc, ""))
+    # Sizes are checked under the longest section title of the document (a window's own may be shorter).
+    section = max((section_at(doc, end) for _, end, _ in doc.headings), key=len, default="")
+    header_chars = len(embedding_text(doc, "", section))
     long = [s for s in sentences if len(s.text) + header_chars > 200]
-    if long and not all(emb.fits([embedding_text(doc, s.text) for s in long])):
-        sentences = split_to_fit(sentences, doc.text, lambda t: emb.fits([embedding_text(doc, t)])[0])
+    if long and not all(emb.fits([embedding_text(doc, s.text, section) for s in long])):
+        sentences = split_to_fit(sentences, doc.text, lambda t: emb.fits([embedding_text(doc, t, section)])[0])
     chunks = chunk_sentences(doc, sentences, opts.chunk_tokens, opts.overlap_tokens)
     windows = chunk_sentences(
-        doc, sentences, EMBED_WINDOW_TOKENS, 0, fits=lambda ts: emb.fits([embedding_text(doc, t) for t in ts])
+        doc, sentences, EMBED_WINDOW_TOKENS, 0, fits=lambda ts: emb.fits([embedding_text(doc, t, section) for t in ts])
     )
     return sentences, chunks, windows
+
+
+def _chunk_text(doc: Document, start: int, end: int) -> str:
+    """A chunk's BM25 text: as embedded, with its document's metadata and its section's title."""
+    return embedding_text(doc, doc.text[start:end], section_at(doc, start))
 
 
 def _report(

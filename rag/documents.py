@@ -2,7 +2,9 @@
 
 Supported: ``.txt``, ``.md``, ``.html``/``.htm`` (main text via trafilatura), ``.pdf`` (pypdf),
 ``.json``/``.jsonl`` (one document per record). Folders are walked recursively.
-A leading ``date YYYY-MM-DD`` line becomes ``Document.date`` and is excluded from the body.
+A leading ``date YYYY-MM-DD`` line becomes ``Document.date`` and is excluded from the body, as
+are YAML front matter and ``Title:``/``Date:`` header lines (:mod:`rag.metadata`). Headings and
+list markers are recorded on the Document so that they are never cited (:mod:`rag.structure`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from . import structure
 from .errors import DocumentError
+from .metadata import pdf_metadata, read_header
 from .records import Document
 
 TEXT_TYPES = {".txt", ".md", ".markdown"}
@@ -23,7 +27,6 @@ RECORD_TYPES = {".json", ".jsonl"}
 SUPPORTED = TEXT_TYPES | HTML_TYPES | RECORD_TYPES | {".pdf"}
 
 _DATE_HEADER = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\s+", re.IGNORECASE)
-_MD_TITLE = re.compile(r"\A\s*#[ \t]+(\S[^\n]*)")  # no nested quantifiers: linear on any input
 _TEXT_FIELDS = ("body", "text", "content")
 _DATE_FIELDS = ("published_at", "date")
 
@@ -34,25 +37,41 @@ def document_id(text: str, **meta: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
-def make_document(key: str, text: str, title: str = "", **meta: str) -> Document:
+def make_document(
+    key: str, text: str, title: str = "", *, markup: str = "", layout: structure.Layout | None = None, **meta: str
+) -> Document:
     """A Document with its date header parsed and its id computed.
+
+    ``markup`` (one of :data:`rag.structure.MARKUPS`, "" for none) says how to find headings and
+    list markers, unless ``layout`` gives them; "markdown" and "text" also read front matter or
+    ``Title:``/``Date:`` header lines. The title is ``title``, else the header's, else the heading
+    that opens the body, else the file name.
 
     >>> make_document("a.txt", "date 2024-01-01 Hello.").date
     '2024-01-01'
     """
-    text, title = storable(text), storable(title or "")
+    text, title = storable(text), storable(title or "").strip()
     body_start = 0
     date = storable(str(meta.pop("date", "") or ""))
     header = _DATE_HEADER.match(text)
     if header:
         date = date or header.group(1)
         body_start = header.end()
+    elif markup in ("markdown", "text"):
+        head = read_header(text)
+        body_start, title, date = head.end, title or head.title, date or head.date
+        if head.author and not meta.get("author"):
+            meta["author"] = head.author
     if not text[body_start:].strip():
         raise DocumentError(f"{key}: document is empty")
-    title = (title or "").strip() or _title_from_key(key)
+    found = layout or structure.layout(text, body_start, markup)
+    title = title or structure.top_title(text, body_start, found.headings) or _title_from_key(key)
     clean = {k: storable(str(v or "")) for k, v in meta.items()}
     doc_id = document_id(text, title=title, date=date, **clean)
-    return Document(id=doc_id, key=key, text=text, title=title, date=date, body_start=body_start, **clean)
+    return Document(
+        id=doc_id, key=key, text=text, title=title, date=date, body_start=body_start,
+        headings=found.headings, markers=found.markers, **clean,
+    )  # fmt: skip
 
 
 def _title_from_key(key: str) -> str:
@@ -107,19 +126,20 @@ def read_file(path: Path) -> list[Document]:
     if suffix not in SUPPORTED:
         raise DocumentError(f"{path}: unsupported file type {suffix or '(none)'}; use {', '.join(sorted(SUPPORTED))}")
     if suffix == ".pdf":
-        return [make_document(key, _pdf_text(path), source=key)]
+        body = _pdf_text(path)
+        title, date = pdf_metadata(path)
+        return [make_document(key, body, title, markup="pdf", date=date, source=key)]
     try:
         data = path.read_bytes()
     except OSError as err:
         raise DocumentError(f"{path}: cannot be read ({err.strerror or err})") from None
     text = decode(data, path)
     if suffix in HTML_TYPES:
-        body, title = html_text(text)
-        return [make_document(key, body, title, source=key)]
+        page = structure.html_document(text)
+        return [make_document(key, page.text, page.title, layout=page.layout, date=page.date, source=key)]
     if suffix in RECORD_TYPES:
         return read_records(path, text)
-    match = _MD_TITLE.match(text) if suffix != ".txt" else None
-    return [make_document(key, text, match.group(1).strip() if match else "", source=key)]
+    return [make_document(key, text, markup="text" if suffix == ".txt" else "markdown", source=key)]
 
 
 def decode(data: bytes, path: Path | str) -> str:
@@ -130,15 +150,6 @@ def decode(data: bytes, path: Path | str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise DocumentError(f"{path}: not valid UTF-8 text (byte {err.start})") from None
-
-
-def html_text(html: str) -> tuple[str, str]:
-    """Main text and title of an HTML page (trafilatura; boilerplate removed)."""
-    import trafilatura
-
-    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True) or ""
-    meta = trafilatura.extract_metadata(html)
-    return text, (meta.title if meta and meta.title else "")
 
 
 def _pdf_text(path: Path) -> str:

@@ -20,6 +20,7 @@ from .errors import EmptyQuestionError
 from .query import Query, parse_query
 from .records import Hit, Sentence
 from .settings import AnswerOptions, make_options
+from .structure import section_at
 
 SOURCE_BOOST = 0.5
 """Metadata signal of chunks of an outlet the question names ("as reported by TechCrunch")."""
@@ -337,7 +338,10 @@ def make_hit(data: store.IndexData, chunk_id: int, score: float) -> Hit:
     doc = data.docs[row]
     _, first, last, _ = data.chunks[chunk_id]
     sentences = tuple(Sentence(doc.id, int(a), int(b), doc.text[a:b]) for _, a, b in data.sentences[first:last])
-    return Hit(int(chunk_id), doc.id, doc.title, doc.text[start:end], float(score), sentences, doc.source, doc.date, start, end)
+    return Hit(
+        int(chunk_id), doc.id, doc.title, doc.text[start:end], float(score), sentences, doc.source, doc.date, start, end,
+        section_at(doc, start),
+    )  # fmt: skip
 
 
 def retrieve(question: str, k: int = 10, index_dir: str | Path = "index", mode: str = "hybrid", **options: Any) -> list[Hit]:

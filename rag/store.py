@@ -200,7 +200,9 @@ def _current_version(index_dir: str | Path) -> str:
 
 
 def _document(row: dict[str, Any]) -> Document:
-    return Document(**row)
+    # JSON has no tuples: spans come back as lists (and are absent from indexes built before them).
+    spans = {k: tuple(tuple(int(x) for x in span) for span in row.get(k, ())) for k in ("headings", "markers")}
+    return Document(**{**row, **spans})  # type: ignore[arg-type]
 
 
 def _load_bm25(folder: Path) -> Any:

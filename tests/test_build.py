@@ -21,7 +21,7 @@ from .conftest import ROOT, FakeEmbedder
 def test_build_reports_counts_and_writes_manifest(tmp_path, corpus, fake_embedder):
     report = build_index([corpus], tmp_path / "idx", embedder=fake_embedder)
     assert (report.added, report.updated, report.removed, report.unchanged) == (3, 0, 0, 0)
-    assert report.documents == 3 and report.sentences == 22 + 3 + 2  # the markdown heading is a sentence of its own
+    assert report.documents == 3 and report.sentences == 22 + 2 + 2  # the markdown heading is no sentence
     manifest = read_manifest(tmp_path / "idx")
     assert manifest["format_version"] == 2
     assert manifest["model"] == {"name": "fake-hashing-embedder", "weights_sha256": "0" * 64, "dim": 64}
@@ -30,7 +30,7 @@ def test_build_reports_counts_and_writes_manifest(tmp_path, corpus, fake_embedde
     assert len(manifest["documents"]) == 3 and manifest["built_at"]
     data = load(tmp_path / "idx")
     assert data.faiss_index.ntotal == report.chunks == len(data.chunks)
-    assert data.sentence_vectors.shape == (27, 64)
+    assert data.sentence_vectors.shape == (26, 64)
     for row, start, end in data.sentences:  # offsets map back exactly
         assert data.docs[row].text[start:end] == data.sentence_text(
             int(np.flatnonzero((data.sentences == (row, start, end)).all(1))[0])
