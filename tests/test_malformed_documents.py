@@ -109,17 +109,24 @@ def test_byte_flipped_pdfs_are_read_or_refused_with_a_document_error(tmp_path: P
 
 
 def test_a_folder_nested_1500_deep_is_walked(tmp_path: Path, fake_embedder) -> None:
-    deep = tmp_path / "docs"
-    deep.mkdir()
+    levels = [tmp_path / "docs"]
     for _ in range(1500):  # os.makedirs itself recurses: one level at a time
-        deep = deep / "d"
-        deep.mkdir()
-    (deep / "bottom.txt").write_text("Deep down here, owls nest.", "utf-8")
-    (tmp_path / "docs" / "top.txt").write_text("Owls hunt at night.", "utf-8")
-    docs, skipped = load_documents([tmp_path / "docs"])
-    assert [d.text for d in docs] == ["Deep down here, owls nest.", "Owls hunt at night."] and skipped == []
-    report = build_index([tmp_path / "docs"], tmp_path / "index", embedder=fake_embedder, progress=False)
-    assert report.documents == 2 and report.skipped == []
+        levels.append(levels[-1] / "d")
+    bottom = levels[-1] / "bottom.txt"
+    try:
+        for level in levels:
+            level.mkdir()
+        bottom.write_text("Deep down here, owls nest.", "utf-8")
+        (levels[0] / "top.txt").write_text("Owls hunt at night.", "utf-8")
+        docs, skipped = load_documents([levels[0]])
+        assert [d.text for d in docs] == ["Deep down here, owls nest.", "Owls hunt at night."] and skipped == []
+        report = build_index([levels[0]], tmp_path / "index", embedder=fake_embedder, progress=False)
+        assert report.documents == 2 and report.skipped == []
+    finally:  # removed here, bottom up: shutil.rmtree (pytest's clean-up of old temp folders) recurses and would fail
+        bottom.unlink(missing_ok=True)
+        for level in reversed(levels[1:]):
+            if level.exists():
+                level.rmdir()
 
 
 def test_jsonl_with_bad_lines_keeps_the_good_ones_and_names_the_bad_lines(tmp_path: Path, fake_embedder) -> None:
