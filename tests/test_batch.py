@@ -101,3 +101,20 @@ def test_a_file_that_cannot_be_read_at_all_is_one_line_and_exit_2(article_index,
     code, records, err = _run(path, article_index, capsys)
     assert code == 2 and records == []
     assert_one_line_error(err, f"{path}: {message}")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe{}", "cannot read gold data ('utf-8' codec can't decode byte 0xff in position 0: invalid start byte)"),
+        (b"[" * 100_000, "cannot read gold data (JSON nested too deeply)"),
+        (b"[1, 2]", "cannot read gold data (record 1 is not a JSON object)"),
+        (b'{"q": "a"}\n"b"\n', "cannot read gold data (record 2 is not a JSON object)"),
+    ],
+    ids=["binary", "deep", "numbers", "string-line"],
+)
+def test_eval_of_a_malformed_gold_file_is_one_line_and_exit_2(article_index, tmp_path, capsys, content, message) -> None:
+    path = tmp_path / "gold.jsonl"
+    path.write_bytes(content)
+    assert main(["eval", str(path), "--index", str(article_index)]) == 2
+    assert_one_line_error(capsys.readouterr().err, f"{path}: {message}")

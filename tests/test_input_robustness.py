@@ -73,6 +73,14 @@ def test_cli_answers_a_question_without_terms(article_index, capsys) -> None:
     assert captured.out == ABSTAIN_TEXT + "\n" and captured.err == ""
 
 
+def test_ui_replies_to_a_first_question_without_terms(article_index) -> None:
+    from ui import handlers
+
+    chat, sources, questions = handlers.respond("Why?", [], [], article_index)
+    assert chat[-1]["role"] == "assistant" and f"{ABSTAIN_TEXT} The closest passages" in chat[-1]["content"]
+    assert "Closest passages, not an answer" in sources and questions == ["Why?"]
+
+
 # --- 2. lone surrogates ---------------------------------------------------------------------------
 
 
