@@ -3,7 +3,7 @@
 JSON-first: ``--json`` prints machine-readable output (one object, or one per line for
 ``ask --batch``). Errors print one line to stderr and exit non-zero (see ``rag.errors``).
 Environment (read here, at the edge): ``RAG_INDEX`` sets the default index folder;
-``RAG_THREADS`` the default of ``--threads``.
+``RAG_THREADS`` the default of ``--threads``; ``RAG_HOST`` and ``RAG_PORT`` where ``serve`` listens.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from .errors import InputError, RagError
 from .settings import MODES, BuildOptions
 
 BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "data"
+MAX_THREADS = 256
+"""More model threads than this is a typo (torch crashes on 100000)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,8 +47,8 @@ def _set_threads(threads: str | None) -> None:
     latency steady (threads of one small encode otherwise wait on each other); builds want more."""
     if not threads:
         return
-    if not threads.isdigit() or int(threads) < 1:
-        raise InputError(f"--threads / RAG_THREADS must be a positive whole number, not {threads!r}")
+    if not (threads.isascii() and threads.isdigit() and 1 <= int(threads) <= MAX_THREADS):
+        raise InputError(f"--threads / RAG_THREADS must be a positive whole number up to {MAX_THREADS}, not {threads!r}")
     import torch
 
     torch.set_num_threads(int(threads))
@@ -59,9 +61,8 @@ def _one_line(text: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     default_index = os.environ.get("RAG_INDEX", "index")
     parser = argparse.ArgumentParser(prog="rag", description="Answers made of cited sentences from your documents.")
-    parser.add_argument(
-        "--threads", default=os.environ.get("RAG_THREADS"), help="CPU threads for the model (default: torch's; env RAG_THREADS)"
-    )
+    threads_help = "CPU threads for the model (default: torch's; env RAG_THREADS)"
+    parser.add_argument("--threads", default=os.environ.get("RAG_THREADS"), help=threads_help)
     sub = parser.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser(
@@ -115,11 +116,13 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="open the chat UI")
     serve.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")))
+    serve.add_argument("--port", help="port to listen on, 1-65535 (default 7860; env RAG_PORT)")
     serve.set_defaults(func=cmd_serve)
 
     for p in (build, add, remove, listing, ask, ev, status, serve):
         p.add_argument("--index", default=default_index, help=f"index folder (default {default_index}; env RAG_INDEX)")
+        # Also after the subcommand; SUPPRESS keeps a value given before it (or RAG_THREADS) when absent here.
+        p.add_argument("--threads", default=argparse.SUPPRESS, help=threads_help)
         if p is not ev:
             p.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -186,7 +189,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from .answer import answer
 
     if args.batch:
-        return _ask_batch(args)
+        from .batch import run_batch
+
+        return run_batch(args.batch, args.index, args.mode)
     if args.question is None:
         raise InputError("give a question, or --batch FILE")
     result = answer(args.question, index_dir=args.index, mode=args.mode)
@@ -199,21 +204,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for c in result.citations:
         print(f"[{c.n}] {c.title}{f' ({c.date})' if c.date else ''} {c.source} chars {c.start}-{c.end}")
     return 0
-
-
-def _ask_batch(args: argparse.Namespace) -> int:
-    from .answer import answer
-    from .evaluate import load_gold
-
-    failures = 0
-    for record in load_gold(args.batch):
-        question = record if isinstance(record, str) else record.get("q") or record.get("question") or record.get("query")
-        try:
-            _print_json(answer(str(question or ""), index_dir=args.index, mode=args.mode).to_dict())
-        except InputError as err:
-            failures += 1
-            _print_json({"question": question, "error": _one_line(str(err))})
-    return 1 if failures else 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -237,12 +227,25 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
+    port = port_number(args.port or os.environ.get("RAG_PORT") or "7860")
     from .manage import recover
 
     for line in recover(args.index):  # finish or roll back a change a crash interrupted
         print(f"note: {line}", file=sys.stderr)
-    serve(index_dir=args.index, host=args.host, port=args.port)
+    serve(index_dir=args.index, host=args.host, port=port)
     return 0
+
+
+def port_number(value: str) -> int:
+    """A TCP port from ``--port`` / ``RAG_PORT``; InputError unless a whole number from 1 to 65535.
+
+    >>> port_number("7861")
+    7861
+    """
+    text = value.strip()
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 65535):
+        raise InputError(f"--port / RAG_PORT must be a whole number from 1 to 65535, not {value!r}")
+    return int(text)
 
 
 if __name__ == "__main__":

@@ -160,6 +160,8 @@ def _pool_spans(tokens: Any, offsets: Any, mask: Any, spans: Spans) -> np.ndarra
     """Mean of the token vectors lying inside each character span, L2-normalised."""
     starts, ends = offsets[:, 0].numpy(), offsets[:, 1].numpy()
     real = (mask.numpy() > 0) & (ends > starts)
+    if not real.any():  # a text the tokenizer drops whole ("\x00", a lone combining mark): its special tokens
+        real = mask.numpy() > 0
     emb = tokens.float().numpy()
     out = np.zeros((len(spans), emb.shape[1]), np.float32)
     for j, (a, b) in enumerate(spans):

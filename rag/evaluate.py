@@ -21,14 +21,21 @@ from .retrieve import retrieve
 
 
 def load_gold(path: str | Path) -> list[dict[str, Any]]:
-    """Gold records from a JSON list or a JSON Lines file."""
+    """Gold records (JSON objects) from a JSON list or a JSON Lines file; InputError otherwise."""
     try:
         text = Path(path).read_text("utf-8")
         if text.lstrip().startswith("["):
-            return list(json.loads(text))
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"{path}: cannot read gold data ({err})") from None
+            records = json.loads(text)
+        else:
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (OSError, ValueError) as err:  # unreadable, not UTF-8, invalid JSON
+        raise InputError(f"{path}: cannot read gold data ({' '.join(str(err).split())[:200]})") from None
+    except RecursionError:
+        raise InputError(f"{path}: cannot read gold data (JSON nested too deeply)") from None
+    bad = next((n for n, r in enumerate(records if isinstance(records, list) else [records], 1) if not isinstance(r, dict)), 0)
+    if bad:
+        raise InputError(f"{path}: cannot read gold data (record {bad} is not a JSON object)")
+    return list(records)
 
 
 def evaluate(path: str | Path, index_dir: str | Path = "index", mode: str = "hybrid", limit: int | None = None) -> dict[str, Any]:

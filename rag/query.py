@@ -6,14 +6,21 @@
   retrieved separately, because each clause is usually answered by a different passage.
 * Dates named in the question ("on October 7, 2023") are recognised so documents published
   that day can be preferred.
+
+Questions and earlier turns are bounded (:func:`bounded`) before anything else looks at them,
+so a huge question or conversation costs no more than a short one.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .documents import storable
+from .errors import ConfigError
+from .settings import AnswerOptions
 
 MONTHS = [
     "january",
@@ -48,6 +55,9 @@ WINDOW_WORDS, WINDOW_STRIDE = 16, 8
 """Overlapping word windows of the question, pooled from its own forward pass (no extra cost)."""
 MAX_WINDOWS = 16
 _WORD = re.compile(r"\S+")
+MAX_HISTORY_TURNS = 20
+"""Only the last turns of a conversation are looked at: the previous user question is among them
+(chat messages alternate user and assistant), and a long conversation costs nothing more."""
 
 
 @dataclass(frozen=True)
@@ -126,28 +136,89 @@ def dates(text: str) -> list[str]:
     return out
 
 
-def with_history(question: str, history: Sequence[Any] | None) -> str:
+def bounded(text: str, max_chars: int) -> tuple[str, bool]:
+    """``text`` with whitespace runs collapsed to one space and ends stripped, cut to ``max_chars``
+    characters, and whether it was cut. Lone surrogates (undecodable input) become U+FFFD.
+
+    Reads ``text`` only as far as the cut: a 5 MB question costs about what a short one does.
+
+    >>> bounded("  Who   met\\n Putin? ", 9)
+    ('Who met P', True)
+    """
+    words: list[str] = []
+    size = -1
+    for m in _WORD.finditer(text):
+        words.append(text[m.start() : min(m.end(), m.start() + max_chars + 1)])  # a giant word is not copied whole
+        size += len(words[-1]) + 1
+        if size > max_chars:
+            return storable(" ".join(words)[:max_chars].rstrip()), True
+    return storable(" ".join(words)), False
+
+
+def with_history(question: str, history: Sequence[Any] | None, max_chars: int = AnswerOptions.max_question_chars) -> str:
     """The question, preceded by the previous user question when it reads as a follow-up.
+
+    ``history`` must be a list (or tuple) of turns: strings, ``(question, answer)`` pairs or chat
+    messages; only the last MAX_HISTORY_TURNS are looked at and the previous question is bounded to
+    ``max_chars`` like a question. Raises ConfigError for anything else (a plain string included).
 
     >>> with_history("Who did he meet there?", ["Did Kim Jong Un visit Russia?"])
     'Did Kim Jong Un visit Russia? Who did he meet there?'
     """
-    previous = [q for q in (_user_text(turn) for turn in history or []) if q]
+    previous = previous_question(history, max_chars)
     if previous and (_FOLLOW_UP.search(question) or len(question.split()) <= 3):
-        return f"{previous[-1]} {question}"
+        return f"{previous} {question}"
     return question
 
 
-def _user_text(turn: Any) -> str:
+_TURNS = "questions, (question, answer) pairs or chat messages"
+
+
+def previous_question(history: Sequence[Any] | None, max_chars: int) -> str:
+    """The last user question among the last MAX_HISTORY_TURNS turns of ``history`` ("" if none), bounded."""
+    if history is None:
+        return ""
+    if isinstance(history, (str, bytes)) or not isinstance(history, Sequence):
+        hint = ": pass [question] for one earlier question" if isinstance(history, str) else ""
+        raise ConfigError(f"history must be a list of earlier turns ({_TURNS}), not {_a(history)}{hint}")
+    recent = history[-MAX_HISTORY_TURNS:]
+    for n, turn in enumerate(reversed(recent)):
+        if not isinstance(turn, (str, Mapping, list, tuple)):
+            raise ConfigError(f"history turn {len(history) - n} must be one of {_TURNS}, not {_a(turn)}")
+        text = _user_text(turn, max_chars)
+        if text:
+            return text
+    return ""
+
+
+def _a(value: Any) -> str:
+    name = type(value).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
+
+
+def _user_text(turn: Any, max_chars: int) -> str:
     if isinstance(turn, str):
-        return turn.strip()
-    if isinstance(turn, dict):
+        return bounded(turn, max_chars)[0]
+    if isinstance(turn, Mapping):
         if turn.get("role") != "user":
             return ""
         content = turn.get("content")
-        if isinstance(content, list):  # Gradio 6 messages: [{"type": "text", "text": ...}, ...]
-            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-        return content.strip() if isinstance(content, str) else ""
-    if isinstance(turn, (list, tuple)) and turn and isinstance(turn[0], str):
-        return turn[0].strip()
+        if isinstance(content, (list, tuple)):  # Gradio 6 messages: [{"type": "text", "text": ...}, ...]
+            content = _text_parts(content, max_chars)
+        return bounded(content, max_chars)[0] if isinstance(content, str) else ""
+    if turn and isinstance(turn[0], str):  # a (question, answer) pair
+        return bounded(turn[0], max_chars)[0]
     return ""
+
+
+def _text_parts(parts: Sequence[Any], max_chars: int) -> str:
+    """The text parts of a multi-part chat message, joined, read only up to ``max_chars``."""
+    out: list[str] = []
+    size = 0
+    for part in parts:
+        if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str):
+            out.append(bounded(part["text"], max_chars)[0])
+            size += len(out[-1]) + 1
+            if size > max_chars:
+                break
+    return " ".join(out)

@@ -16,10 +16,10 @@ import numpy as np
 
 from . import fusion, store
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import EmptyQuestionError
-from .query import Query, parse_query
+from .errors import EmptyQuestionError, InputError
+from .query import Query, bounded, parse_query
 from .records import Hit, Sentence
-from .settings import AnswerOptions, make_options
+from .settings import AnswerOptions, check_int, make_options
 from .structure import section_at
 
 SOURCE_BOOST = 0.5
@@ -150,13 +150,14 @@ def _source_patterns(data: store.IndexData) -> list[tuple[re.Pattern[str], np.nd
 
 
 def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
-    """The question stripped and bounded; raises EmptyQuestionError when there is none."""
-    if not isinstance(question, str) or not question.strip():
+    """The question with whitespace collapsed, cut to ``max_chars`` (with a notice) before anything
+    else reads it, lone surrogates replaced; raises EmptyQuestionError when there is none."""
+    if question is not None and not isinstance(question, str):
+        raise InputError(f"the question must be a string, not a {type(question).__name__}")
+    text, cut = bounded(question or "", max_chars)
+    if not text:
         raise EmptyQuestionError("the question is empty: ask something about your documents")
-    text = " ".join(question.split())
-    if len(text) > max_chars:
-        return text[:max_chars], [f"question truncated to its first {max_chars} characters"]
-    return text, []
+    return text, [f"question truncated to its first {max_chars} characters"] if cut else []
 
 
 def query_tokens(text: str) -> list[str]:
@@ -271,7 +272,7 @@ def _sentence_signals(
     bm25 = loaded.data.sentence_bm25
     lexical, cover = np.zeros_like(dense), np.zeros_like(dense)
     if bm25 is not None:
-        lexical = np.stack([np.asarray(bm25.get_scores(t), np.float32) for t in terms])
+        lexical = np.stack([bm25_scores(bm25, t, len(loaded.data.sentences)) for t in terms])
         lexical = lexical[:, rows] / np.maximum(lexical.max(axis=1, keepdims=True), 1e-9)
         cover = _coverage(loaded, terms, rows)
     return (
@@ -302,8 +303,16 @@ def _coverage(loaded: Loaded, terms: list[list[str]], rows: np.ndarray) -> np.nd
 
 def _bm25(loaded: Loaded, terms: list[str]) -> np.ndarray:
     """Chunk BM25 scores of a text's ``terms`` (:func:`query_tokens`), over the best."""
-    scores = np.asarray(loaded.data.bm25.get_scores(terms), np.float32)
+    scores = bm25_scores(loaded.data.bm25, terms, len(loaded.data.chunks))
     return scores / scores.max() if scores.max() > 0 else scores
+
+
+def bm25_scores(bm25: Any, terms: list[str], n: int) -> np.ndarray:
+    """BM25 scores of ``terms`` for the ``n`` texts of ``bm25``: all 0 for a text without terms
+    ("Why?", "the", an emoji: bm25s cannot score an empty query), so only the dense signal ranks."""
+    if not terms:
+        return np.zeros(n, np.float32)
+    return np.asarray(bm25.get_scores(terms), np.float32)
 
 
 def _dense_chunks(loaded: Loaded, qvec: np.ndarray, candidates: int) -> np.ndarray:
@@ -351,6 +360,7 @@ def retrieve(question: str, k: int = 10, index_dir: str | Path = "index", mode: 
     ['Kim Jong Un orders military to annihilate South Korea and US']
     """
     opts = make_options(AnswerOptions, {**options, "mode": mode})  # checks the mode too
+    k = check_int("k", k, 1)
     text, _ = clean_question(question, opts.max_question_chars)
     loaded = open_index(index_dir)
     query = parse_query(text)

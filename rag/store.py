@@ -87,7 +87,14 @@ def read_manifest(index_dir: str | Path, formats: tuple[int, ...] = (FORMAT_VERS
         raise IndexCorruptError(f"{path} is unreadable ({_one_line(err)}): {rebuild_hint(index_dir)}") from None
     if not isinstance(manifest, dict):
         raise IndexCorruptError(f"{path} is not an index manifest: {rebuild_hint(index_dir)}")
-    if manifest.get("format_version") not in formats:
+    version = manifest.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int):  # "2" or 2.0 is no format version (True == 1)
+        shown = json.dumps(version)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise IndexCorruptError(
+            f"{path} is damaged (format_version must be a whole number, not {shown}): {rebuild_hint(index_dir, manifest)}"
+        )
+    if version not in formats:
         raise IndexMismatchError(
             f"index at {index_dir} has format version {manifest.get('format_version')}, this rag reads "
             f"{FORMAT_VERSION}: {rebuild_hint(index_dir, manifest)}"
