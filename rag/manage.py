@@ -31,7 +31,7 @@ from .build import write_index
 from .documents import read_file
 from .errors import DocumentError, EmptyIndexError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, InputError
 from .records import BuildReport
-from .settings import UploadLimits
+from .settings import BuildOptions, UploadLimits, make_options
 from .sources import LEGACY_EXCLUDED, UPLOADS, Exclusion, Sources, Upload, content_id, file_of, is_under, legacy_sources
 from .uploads import safe_name
 
@@ -206,6 +206,7 @@ def _recover(index_path: Path) -> list[str]:
 
 def _change(index_path: Path, decide: Decide, *, damaged_ok: bool = False, **options: Any) -> BuildReport:
     """Read the sources, decide the new ones and build them, all under the index's lock."""
+    make_options(BuildOptions, {k: v for k, v in options.items() if k not in ("embedder", "on_progress")})  # fail early
     with store.build_lock(index_path):
         notes = _recover(index_path)
         current = _current_sources(index_path, damaged_ok)
