@@ -265,11 +265,11 @@ def serve(index_dir: str | Path = "index", host: str = "127.0.0.1", port: int = 
     allowed = security.parse_allowed_hosts(os.environ.get("RAG_ALLOWED_HOSTS", ""))
     if not (Path(index_dir) / "manifest.json").exists():
         print(f"note: no index at {index_dir} yet: add documents in the Documents tab, or run `rag build`", file=sys.stderr)
-    try:
-        with security.private_upload_folder(os.environ):
-            demo = build_app(index_dir)
-            threading.Thread(target=handlers.warm_up, args=(index_dir,), name="warm-up", daemon=True).start()
+    with security.private_upload_folder(os.environ):
+        demo = build_app(index_dir)
+        threading.Thread(target=handlers.warm_up, args=(index_dir,), name="warm-up", daemon=True).start()
+        try:
             launch(demo, host, port, auth, allowed)
-    except OSError as err:
-        reason = err.strerror or "the port is in use or not allowed"  # gradio's own OSError has no strerror
-        raise ConfigError(f"cannot serve on {host}:{port}: {reason}; try another --port or --host") from None
+        except OSError as err:
+            reason = err.strerror or "the port is in use or not allowed"  # gradio's own OSError has no strerror
+            raise ConfigError(f"cannot serve on {host}:{port}: {reason}; try another --port or --host") from None
