@@ -449,6 +449,20 @@ def test_an_upload_says_when_it_waits_for_another_change(index: Path, gradio_dir
     with handlers._writing(index):  # another upload or removal in this server
         assert handlers.upload_received([str(upload)], index, app.MAX_UPLOAD_TOTAL)[1] == waiting
     assert not handlers.index_busy(index)
+    steps: list[str] = []
+    with store.build_lock(index):  # the upload itself, while another process builds: the bar says why it waits
+        worker = threading.Thread(target=handlers.upload, args=([str(upload)], index, lambda f, desc: steps.append(desc)))
+        worker.start()
+        deadline = time.monotonic() + 60
+        while len(steps) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert steps == [
+            "Reading and indexing zorblat.txt…",
+            "Reading documents, then waiting for another change to the index to finish",
+        ]
+    worker.join(120)
+    assert steps[-1] == "Done" and any(r["title"] == "Zorblat" for r in handlers.document_rows(index))
 
 
 def test_a_refused_upload_is_noted_under_the_status(index: Path, tmp_path: Path) -> None:

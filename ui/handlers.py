@@ -174,7 +174,14 @@ def _build_options(index_dir: str | Path, progress: Any = None) -> dict[str, Any
     embedder = _shared_embedder(index_dir)
     options: dict[str, Any] = {"progress": False, **({"embedder": embedder} if embedder is not None else {})}
     if progress is not None:
-        options["on_progress"] = lambda fraction, message: _step(progress, fraction, message[:1].upper() + message[1:])
+
+        def report(fraction: float, message: str) -> None:
+            text = message[:1].upper() + message[1:]
+            if fraction == 0.0 and _locked(index_dir):  # the build reads, then waits for the lock
+                text = f"{text}, then waiting for another change to the index to finish"
+            _step(progress, fraction, text)
+
+        options["on_progress"] = report
     return options
 
 
@@ -293,8 +300,13 @@ def index_busy(index_dir: str | Path) -> bool:
     with _writes_lock:
         if _writes.get(str(Path(index_dir).resolve()), 0):
             return True
+    return _locked(index_dir)
+
+
+def _locked(index_dir: str | Path) -> bool:
+    """True while a build holds ``index_dir``'s lock (``rag.store.build_lock``'s file)."""
     try:
-        fd = os.open(Path(index_dir) / ".lock", os.O_RDONLY)  # rag.store.build_lock's file
+        fd = os.open(Path(index_dir) / ".lock", os.O_RDONLY)
     except OSError:
         return False
     try:
