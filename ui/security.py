@@ -159,14 +159,13 @@ def _origin(origin: str) -> tuple[str, int | None] | None:
 
 
 def looks_like_url(text: str) -> bool:
-    """True for ``scheme://…`` (any scheme but a drive letter) and network paths (``//host``).
+    """True for anything with ``://`` and for network paths (``//host``, ``\\\\host``): no upload
+    Gradio stores has either, so this errs on the side of refusing.
 
-    >>> looks_like_url("https://a.org/x.txt"), looks_like_url("/tmp/gradio/x.txt"), looks_like_url("C:\\\\x")
-    (True, False, False)
+    >>> looks_like_url("https://a.org/x.txt"), looks_like_url("HTTP://[bad"), looks_like_url("/tmp/gradio/x.txt")
+    (True, True, False)
     """
-    text = text.strip()
-    scheme = urlsplit(text).scheme if ":" in text else ""
-    return (len(scheme) > 1 and text[len(scheme) :].startswith("://")) or text.startswith(("//", "\\\\"))
+    return "://" in text or text.strip().startswith(("//", "\\\\"))
 
 
 def url_paths(value: Any) -> Iterator[str]:
