@@ -13,6 +13,8 @@ import os
 import shutil
 import socket
 import stat
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -30,6 +32,7 @@ from rag.errors import ConfigError
 from ui import app, handlers, security
 from ui.login import Credentials, LoginThrottle
 
+ROOT = Path(__file__).resolve().parent.parent
 TITLE = "Kim Jong Un orders military to annihilate South Korea and US"
 PASSWORD = "correct horse battery"
 ZORBLAT = "The Zorblat lighthouse was built in 1887 on Kelp Island.\n\nIts keeper was Mara Quill.\n"
@@ -304,6 +307,32 @@ def test_serve_keeps_uploads_in_a_private_folder_deleted_on_exit(monkeypatch: py
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "mine"))
     app.serve(tmp_path / "none", port=7999)
     assert seen["folder"] == tmp_path / "mine" and (tmp_path / "mine" / "left-over.txt").exists()  # the operator's own is kept
+
+
+def test_rag_serve_leaves_no_upload_behind_when_stopped(tmp_path: Path) -> None:
+    """The real ``rag serve``: an upload never submitted is gone after SIGTERM, as is the folder."""
+    port, temp = _free_port(), tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(temp), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    for name in ("GRADIO_TEMP_DIR", "RAG_UI_USER", "RAG_UI_PASSWORD", "RAG_UI_NO_AUTH"):
+        env.pop(name, None)
+    cmd = [sys.executable, "-m", "rag.cli", "serve", "--index", str(tmp_path / "index"), "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        with _client(f"http://127.0.0.1:{port}") as client:
+            for _ in range(240):
+                with contextlib.suppress(httpx.TransportError):
+                    if client.get("/config").status_code == 200:
+                        break
+                time.sleep(0.25)
+            path = Path(client.post("/gradio_api/upload", files=[("files", ("z.txt", b"zebra", "text/plain"))]).json()[0])
+        assert path.read_bytes() == b"zebra" and path.parent.parent.parent == temp
+        assert path.parent.parent.name.startswith("rag-ui-uploads-") and stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=30)[0].decode()
+    assert proc.returncode == 0, out
+    assert list(temp.glob("rag-ui-uploads-*")) == [] and [p for p in temp.rglob("*") if not p.is_dir()] == []
 
 
 def test_discard_uploads_only_touches_gradios_folder(gradio_dir: Path, tmp_path: Path) -> None:

@@ -12,10 +12,12 @@ from ``RAG_UI_USER``/``RAG_UI_PASSWORD`` unless ``RAG_UI_NO_AUTH=1``. Every requ
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -265,7 +267,7 @@ def serve(index_dir: str | Path = "index", host: str = "127.0.0.1", port: int = 
     allowed = security.parse_allowed_hosts(os.environ.get("RAG_ALLOWED_HOSTS", ""))
     if not (Path(index_dir) / "manifest.json").exists():
         print(f"note: no index at {index_dir} yet: add documents in the Documents tab, or run `rag build`", file=sys.stderr)
-    with security.private_upload_folder(os.environ):
+    with _sigterm_as_interrupt(), security.private_upload_folder(os.environ):
         demo = build_app(index_dir)
         threading.Thread(target=handlers.warm_up, args=(index_dir,), name="warm-up", daemon=True).start()
         try:
@@ -273,3 +275,21 @@ def serve(index_dir: str | Path = "index", host: str = "127.0.0.1", port: int = 
         except OSError as err:
             reason = err.strerror or "the port is in use or not allowed"  # gradio's own OSError has no strerror
             raise ConfigError(f"cannot serve on {host}:{port}: {reason}; try another --port or --host") from None
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Stop on SIGTERM (``kill``, systemd) as on Ctrl+C: the server closes, and the uploads it
+    holds are deleted with its private folder instead of being left on disk."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
