@@ -426,7 +426,9 @@ def test_an_upload_batch_over_the_total_is_refused_before_anything_is_copied(gra
         box, status, accepted = handlers.upload_received(paths, tmp_path / "index", app.MAX_UPLOAD_TOTAL)
     expected = "This upload is 225 MB in total, over the 200 MB limit per upload: upload fewer or smaller files at a time"
     assert [str(w.message) for w in caught] == [expected]
-    assert accepted == [] and f"Not indexed. {expected}" in status and 'class="index-note index-refused"' in status
+    assert (
+        box is None and accepted == [] and f"Not indexed. {expected}" in status and 'class="index-note index-refused"' in status
+    )
     assert not (tmp_path / "index").exists() and list(gradio_dir.iterdir()) == []  # Gradio's copies are gone too
     paths = [_sparse(gradio_dir, f"again{i}", 45 * MB) for i in range(5)]
     with pytest.warns(UserWarning, match="over the 200 MB limit per upload"):  # the API can skip the first step
@@ -468,8 +470,10 @@ def test_an_upload_says_when_it_waits_for_another_change(index: Path, gradio_dir
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert handlers.upload_received([str(upload)], index, app.MAX_UPLOAD_TOTAL) == (
-            {"__type__": "update"}, {"__type__": "update"}, [str(upload)]
-        )  # fmt: skip
+            None,
+            {"__type__": "update"},
+            [str(upload)],
+        )
     waiting = '<div class="index-note index-waiting">Waiting for another change to the index to finish: your upload starts right after it.</div>'
     with store.build_lock(index):  # `rag build` in a shell, say
         assert handlers.index_busy(index)
@@ -503,3 +507,8 @@ def test_a_refused_upload_is_noted_under_the_status(index: Path, tmp_path: Path)
     assert str(caught[0].message) == note.removeprefix("Not indexed. ")  # the toast says the same
     assert f'<div class="index-note index-refused">{note}</div>' in status
     assert box == {"__type__": "update"} and len(rows) == 1 and "<b>1</b> document" in status
+    (gradio_dir := tmp_path / "gradio" / "ab12").mkdir(parents=True)
+    (gradio_dir / "empty.txt").write_text("", "utf-8")
+    with pytest.warns(UserWarning, match=r"^empty\.txt: "):  # the file's name, not the server's folder
+        status = handlers.upload([str(gradio_dir / "empty.txt")], index)[1]
+    assert '<div class="index-note index-refused">Not indexed. empty.txt: ' in status and str(gradio_dir) not in status

@@ -37,12 +37,15 @@ WAITING = "Waiting for another change to the index to finish: your upload starts
 
 
 def notice(err: BaseException | str) -> str:
-    """One line for the user: whitespace collapsed, first letter capitalised.
+    """One line for the user: whitespace collapsed, first letter capitalised (unless the line
+    starts with a file name, which is shown as it is).
 
-    >>> notice("the question is empty:\\n ask something")
-    'The question is empty: ask something'
+    >>> notice("the question is empty:\\n ask something"), notice("notes.txt: document is empty")
+    ('The question is empty: ask something', 'notes.txt: document is empty')
     """
     text = " ".join(str(err).split()) or "Something went wrong"
+    if "." in text.split(" ", 1)[0][:-1]:
+        return text
     return text[:1].upper() + text[1:]
 
 
@@ -190,19 +193,23 @@ def upload_received(
 ) -> tuple[Any, Any, list[str]]:
     """First step of an upload, at once: ``(file box, status, accepted paths)`` for :func:`upload`.
 
-    A batch over ``max_total_bytes`` is refused here (a notice, and Gradio's copies deleted);
+    The file box is emptied (the files are taken; Gradio's copies are deleted once they are
+    indexed or refused, so a file left in the box would be sent again with the next upload,
+    gone). A batch over ``max_total_bytes`` is refused here (a notice, also under the status);
     while another change to the index runs, the status says the upload waits for it.
     """
     paths = [_file_path(f) for f in files or []]
+    if not paths:
+        return gr.skip(), gr.skip(), []
     refusal = _too_large(paths, max_total_bytes)
     if refusal:
         discard_uploads(paths)
         message = warn(refusal)
-        return gr.skip(), documents_view(index_dir, f"Not indexed. {message}")[0], []
-    if paths and index_busy(index_dir):
+        return None, documents_view(index_dir, f"Not indexed. {message}")[0], []
+    if index_busy(index_dir):
         gr.Info(render.esc(WAITING))
-        return gr.skip(), render.status_note_html(WAITING, waiting=True), paths
-    return gr.skip(), gr.skip(), paths
+        return None, render.status_note_html(WAITING, waiting=True), paths
+    return None, gr.skip(), paths
 
 
 def upload(
@@ -220,7 +227,7 @@ def upload(
         with _writing(index_dir):
             report = _add(paths, index_dir, progress, max_total_bytes)
     except RagError as err:
-        message = warn(err)
+        message = warn(_names_only(str(err), paths))
         return (gr.skip(), *documents_view(index_dir, f"Not indexed. {message}"))
     finally:
         discard_uploads(paths)
@@ -242,6 +249,18 @@ def _add(paths: list[str], index_dir: str | Path, progress: Any, max_total_bytes
     report = manage.add_documents(paths, index_dir, **_build_options(index_dir, progress))
     _step(progress, 1.0, "Done")
     return report
+
+
+def _names_only(message: str, paths: Sequence[str]) -> str:
+    """``message`` with each uploaded file's server path shortened to its name (the user knows
+    the file by its name; Gradio's upload folder is none of their business).
+
+    >>> _names_only("/tmp/gradio/ab12/x.txt: document is empty", ["/tmp/gradio/ab12/x.txt"])
+    'x.txt: document is empty'
+    """
+    for p in sorted(paths, key=len, reverse=True):
+        message = message.replace(p, Path(p).name)
+    return message
 
 
 def _too_large(paths: Sequence[str], max_total_bytes: int | None) -> str:
