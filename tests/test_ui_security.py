@@ -331,7 +331,7 @@ def test_rag_serve_leaves_no_upload_behind_when_stopped(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         out = proc.communicate(timeout=30)[0].decode()
-    assert proc.returncode == 0, out
+    assert proc.returncode in (0, 130) and "Traceback" not in out, out  # 130: stopped before it had fully started
     assert list(temp.glob("rag-ui-uploads-*")) == [] and [p for p in temp.rglob("*") if not p.is_dir()] == []
 
 
