@@ -20,7 +20,7 @@ from ui import app, handlers, render
 
 from .helpers import copy_index
 
-CREDENTIALS = {"RAG_UI_USER": "ann", "RAG_UI_PASSWORD": "s3cret"}
+CREDENTIALS = {"RAG_UI_USER": "ann", "RAG_UI_PASSWORD": "s3cret-and-long"}
 
 
 # --- binding and credentials -----------------------------------------------------------------
@@ -29,7 +29,7 @@ CREDENTIALS = {"RAG_UI_USER": "ann", "RAG_UI_PASSWORD": "s3cret"}
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "localhost", "LOCALHOST", "::1", "[::1]"])
 def test_loopback_hosts_need_no_credentials(host: str) -> None:
     assert app.launch_auth(host, {}) is None
-    assert app.launch_auth(host, CREDENTIALS) == ("ann", "s3cret")  # given anyway: used
+    assert app.launch_auth(host, CREDENTIALS) == ("ann", "s3cret-and-long")  # given anyway: used
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.5", "10.0.0.1", "example.org", "", "127.0.0.1.evil.org"])
@@ -43,7 +43,7 @@ def test_other_hosts_need_credentials(host: str, capsys: pytest.CaptureFixture[s
     for not_one in ("0", "true", "yes", ""):
         with pytest.raises(ConfigError):
             app.launch_auth(host, {"RAG_UI_NO_AUTH": not_one})
-    assert app.launch_auth(host, CREDENTIALS) == ("ann", "s3cret")
+    assert app.launch_auth(host, CREDENTIALS) == ("ann", "s3cret-and-long")
     assert capsys.readouterr().err == ""
     assert app.launch_auth(host, {"RAG_UI_NO_AUTH": "1"}) is None  # explicitly disabled...
     assert "warning: serving on" in capsys.readouterr().err  # ...with a warning
@@ -71,7 +71,7 @@ def test_serve_on_an_open_host_uses_the_credentials(launched, monkeypatch, tmp_p
     for name, value in CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     app.serve(index_dir=tmp_path / "none", host="0.0.0.0", port=7999)
-    assert launched["auth"] == ("ann", "s3cret") and launched["server_name"] == "0.0.0.0"
+    assert launched["auth"]("ann", "s3cret-and-long") is True and launched["server_name"] == "0.0.0.0"
     assert launched["share"] is False and launched["max_file_size"] == "50mb"
 
 

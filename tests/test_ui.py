@@ -250,7 +250,7 @@ def test_importing_the_app_loads_no_model() -> None:
 
 def test_loopback_needs_no_password_other_hosts_do(capsys: pytest.CaptureFixture[str]) -> None:
     assert launch_auth("127.0.0.1", {}) is None and launch_auth("localhost", {}) is None and is_loopback("::1")
-    assert launch_auth("0.0.0.0", {"RAG_UI_USER": "ann", "RAG_UI_PASSWORD": "pw"}) == ("ann", "pw")
+    assert launch_auth("0.0.0.0", {"RAG_UI_USER": "ann", "RAG_UI_PASSWORD": "pw-long-enough"}) == ("ann", "pw-long-enough")
     with pytest.raises(ConfigError, match="needs a password") as err:
         launch_auth("0.0.0.0", {})
     assert "\n" not in str(err.value)

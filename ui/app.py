@@ -6,30 +6,42 @@ import time; callbacks live in :mod:`ui.handlers`, HTML in :mod:`ui.render`.
 
 Offline and private by default: analytics off, never ``share=True``, system fonts only (no
 font or asset requests to the internet), bound to 127.0.0.1; another host needs a password
-from ``RAG_UI_USER``/``RAG_UI_PASSWORD`` unless ``RAG_UI_NO_AUTH=1``.
+from ``RAG_UI_USER``/``RAG_UI_PASSWORD`` unless ``RAG_UI_NO_AUTH=1``. Every request passes
+:class:`ui.security.Guard` (Host/Origin check, no URL fetches, upload size, login throttle).
 """
 
 from __future__ import annotations
 
-import ipaddress
+import contextlib
 import os
+import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no usage reporting
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from rag.errors import ConfigError  # noqa: E402
 
-from . import handlers, render  # noqa: E402
+from . import handlers, render, security  # noqa: E402
+from .login import MIN_PASSWORD_CHARS, Credentials, LoginThrottle  # noqa: E402
+from .security import LOOPBACK_NAMES, is_loopback  # noqa: E402, F401 (both part of this module's interface)
 from .style import CSS  # noqa: E402
 
 TITLE = "Ask your documents"
 MAX_FILE_SIZE = "50mb"
+MAX_UPLOAD_TOTAL = 200 * 2**20
+"""Largest upload batch (all files of one upload together), refused at the server before it is
+read (:class:`ui.security.Guard`, from the request's size) and again before anything is copied
+into the index (``handlers.upload``)."""
+UPLOAD_CACHE_SECONDS = 3600
+"""Gradio's copies of uploads are deleted once indexed; any left over (an upload never
+submitted) are deleted after this long, and all of them when the server stops."""
 ANSWER_CONCURRENCY = 4
 """Answers read an immutable, already-loaded index version, so several may run at once; the
 model is CPU-bound, so more parallel answers would only contend for the same cores."""
@@ -54,7 +66,7 @@ INTRO = (
     "its paragraph. When your documents do not answer, you are told so instead of getting a guess. "
     "Add or remove documents in the <b>Documents</b> tab.</p></div>"
 )
-LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+AUTH_MESSAGE = "After 5 wrong passwords in a row, each further try must wait longer (up to 5 minutes)."
 
 
 def theme() -> gr.themes.Base:
@@ -67,7 +79,7 @@ def build_app(index_dir: str | Path = "index") -> gr.Blocks:
     when a page loads or a question is asked."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     index = str(index_dir)
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(UPLOAD_CACHE_SECONDS, UPLOAD_CACHE_SECONDS)) as demo:
         gr.HTML(INTRO, js_on_load=None)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
@@ -78,6 +90,7 @@ def build_app(index_dir: str | Path = "index") -> gr.Blocks:
         demo.load(lambda: handlers.documents_view(index), None, view_outputs, api_visibility="private")
         documents_tab.select(lambda: handlers.documents_view(index), None, view_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=64)
+    security.refuse_url_files(demo.blocks.values())
     return demo
 
 
@@ -164,14 +177,21 @@ def _documents_tab(index: str) -> tuple[gr.HTML, gr.Dataframe, gr.Dropdown]:
             )
             remove = gr.Button("Remove document", variant="stop", elem_id="remove")
 
+    def _received(paths: Any) -> Any:
+        return handlers.upload_received(paths, index, MAX_UPLOAD_TOTAL)
+
     def _upload(paths: Any, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 (Gradio injects it)
-        return handlers.upload(paths, index, progress)
+        return handlers.upload(paths, index, progress, max_total_bytes=MAX_UPLOAD_TOTAL)
 
     def _remove(doc_id: str | None, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
         return handlers.remove(doc_id, index, progress)
 
     write = {"concurrency_limit": 1, "concurrency_id": INDEX_WRITES, "api_visibility": "private"}
-    files.upload(_upload, [files], [files, status, table, choice], **write)  # type: ignore[arg-type]
+    accepted = gr.State([])
+    # First at once (size check; says when another change is running), then in the write queue.
+    files.upload(
+        _received, [files], [files, status, accepted], concurrency_limit=None, show_progress="hidden", api_visibility="private"
+    ).then(_upload, [accepted], [files, status, table, choice], **write)  # type: ignore[arg-type]
     remove.click(_remove, [choice], [status, table, choice], js=CONFIRM_REMOVE_JS, **write)  # type: ignore[arg-type]
     return status, table, choice
 
@@ -180,11 +200,14 @@ def launch_auth(host: str, env: Mapping[str, str]) -> tuple[str, str] | None:
     """Credentials for ``launch(auth=...)`` from ``RAG_UI_USER``/``RAG_UI_PASSWORD``.
 
     Loopback hosts need none. Any other host needs both, unless ``RAG_UI_NO_AUTH=1`` (a warning
-    is printed); otherwise raises ConfigError with a one-line message.
+    is printed); a password shorter than MIN_PASSWORD_CHARS is refused. Errors are ConfigError
+    with a one-line message.
     """
     user, password = env.get("RAG_UI_USER", ""), env.get("RAG_UI_PASSWORD", "")
     if bool(user) != bool(password):
         raise ConfigError("set both RAG_UI_USER and RAG_UI_PASSWORD, or neither")
+    if user and len(password) < MIN_PASSWORD_CHARS:
+        raise ConfigError(f"RAG_UI_PASSWORD is too short: use at least {MIN_PASSWORD_CHARS} characters")
     if user:
         return user, password
     if is_loopback(host):
@@ -202,40 +225,71 @@ def launch_auth(host: str, env: Mapping[str, str]) -> tuple[str, str] | None:
     )
 
 
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost.
+def launch(
+    demo: gr.Blocks,
+    host: str,
+    port: int,
+    auth: tuple[str, str] | None = None,
+    allowed_hosts: tuple[str, ...] = (),
+    block: bool = True,
+    policy: security.HostPolicy | None = None,
+    throttle: LoginThrottle | None = None,
+) -> None:
+    """Serve ``demo`` on ``host:port`` behind :class:`ui.security.Guard`.
 
-    >>> is_loopback("127.0.0.1"), is_loopback("0.0.0.0"), is_loopback("localhost")
-    (True, False, True)
+    Answers to the Host names of ``policy`` (default: the bind address, loopback and
+    ``allowed_hosts``); with ``auth``, failed logins are throttled (default LoginThrottle()).
+    ``block=False`` returns once the server is up (tests; stop it with ``demo.close()``).
     """
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    policy = policy or security.HostPolicy.for_bind(host, allowed_hosts)
+    throttle = (throttle or LoginThrottle()) if auth else None
+    guard = Middleware(security.Guard, policy=policy, max_upload_bytes=MAX_UPLOAD_TOTAL, throttle=throttle)
+    demo.launch(
+        server_name=host, server_port=port, share=False, max_file_size=MAX_FILE_SIZE, prevent_thread_lock=not block,
+        auth=Credentials(*auth) if auth else None, auth_message=AUTH_MESSAGE if auth else None,
+        app_kwargs={"middleware": [guard]}, run_history=False, num_workers=0, quiet=not block,
+        theme=theme(), css=CSS, ssr_mode=False, show_error=False, inbrowser=False,
+        mcp_server=False, pwa=False, enable_monitoring=False, footer_links=["gradio", "settings"],
+    )  # fmt: skip
 
 
 def serve(index_dir: str | Path = "index", host: str = "127.0.0.1", port: int = 7860) -> None:
     """Launch the UI on ``host:port`` and block until interrupted.
 
-    Raises ConfigError (one line) when a non-loopback host has no credentials or the port
-    cannot be used. The model is loaded in the background so the first answer is quick.
+    Raises ConfigError (one line) when a non-loopback host has no credentials, a setting is
+    invalid or the port cannot be used. Uploads go to a private folder deleted on exit. The
+    model is loaded in the background so the first answer is quick.
     """
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     auth = launch_auth(host, os.environ)
+    allowed = security.parse_allowed_hosts(os.environ.get("RAG_ALLOWED_HOSTS", ""))
     if not (Path(index_dir) / "manifest.json").exists():
         print(f"note: no index at {index_dir} yet: add documents in the Documents tab, or run `rag build`", file=sys.stderr)
-    demo = build_app(index_dir)
-    threading.Thread(target=handlers.warm_up, args=(index_dir,), name="warm-up", daemon=True).start()
+    with _sigterm_as_interrupt(), security.private_upload_folder(os.environ):
+        demo = build_app(index_dir)
+        threading.Thread(target=handlers.warm_up, args=(index_dir,), name="warm-up", daemon=True).start()
+        try:
+            launch(demo, host, port, auth, allowed)
+        except OSError as err:
+            reason = err.strerror or "the port is in use or not allowed"  # gradio's own OSError has no strerror
+            raise ConfigError(f"cannot serve on {host}:{port}: {reason}; try another --port or --host") from None
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Stop on SIGTERM (``kill``, systemd) as on Ctrl+C: the server closes, and the uploads it
+    holds are deleted with its private folder instead of being left on disk."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        demo.launch(
-            server_name=host, server_port=port, share=False, auth=auth, max_file_size=MAX_FILE_SIZE,
-            theme=theme(), css=CSS, ssr_mode=False, show_error=False, inbrowser=False,
-            mcp_server=False, pwa=False, enable_monitoring=False, footer_links=["gradio", "settings"],
-        )  # fmt: skip
-    except OSError as err:
-        reason = err.strerror or "the port is in use or not allowed"  # gradio's own OSError has no strerror
-        raise ConfigError(f"cannot serve on {host}:{port}: {reason}; try another --port or --host") from None
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -7,9 +7,12 @@ toast, and in the chat an error message), never a stack trace.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +31,21 @@ CANCELLED = "__cancelled__"
 
 _listing: dict[str, tuple[str, list[dict[str, Any]]]] = {}
 _listing_lock = threading.Lock()
+_writes: dict[str, int] = {}  # index folder -> uploads and removals running in this process
+_writes_lock = threading.Lock()
+WAITING = "Waiting for another change to the index to finish: your upload starts right after it."
 
 
 def notice(err: BaseException | str) -> str:
-    """One line for the user: whitespace collapsed, first letter capitalised.
+    """One line for the user: whitespace collapsed, first letter capitalised (unless the line
+    starts with a file name, which is shown as it is).
 
-    >>> notice("the question is empty:\\n ask something")
-    'The question is empty: ask something'
+    >>> notice("the question is empty:\\n ask something"), notice("notes.txt: document is empty")
+    ('The question is empty: ask something', 'notes.txt: document is empty')
     """
     text = " ".join(str(err).split()) or "Something went wrong"
+    if "." in text.split(" ", 1)[0][:-1]:
+        return text
     return text[:1].upper() + text[1:]
 
 
@@ -120,10 +129,11 @@ def document_rows(index_dir: str | Path) -> list[dict[str, Any]]:
     return cached[1]
 
 
-def documents_view(index_dir: str | Path) -> tuple[str, list[list[Any]], Any]:
+def documents_view(index_dir: str | Path, note: str = "") -> tuple[str, list[list[Any]], Any]:
     """``(status HTML, table rows, removal dropdown update)`` for the Documents tab.
 
-    With no (readable) index the status explains why, and the table and dropdown are empty.
+    With no (readable) index the status explains why, and the table and dropdown are empty;
+    ``note`` (say, why an upload was refused) is shown under the status line.
     """
     from rag import manage
 
@@ -131,10 +141,11 @@ def documents_view(index_dir: str | Path) -> tuple[str, list[list[Any]], Any]:
         status = manage.index_status(index_dir)
         rows = document_rows(index_dir)
     except RagError as err:
-        return render.status_html(None, _missing_index_hint(err)), [], gr.Dropdown(choices=[], value=None)
+        missing = render.status_html(None, _missing_index_hint(err)) + render.status_note_html(note)
+        return missing, [], gr.Dropdown(choices=[], value=None)
     table = [[r["title"], r["date"], r["chunks"], r["sentences"], _shown_source(r)] for r in rows]
     choices = [(_choice_label(r), r["id"]) for r in rows]
-    return render.status_html(status), table, gr.Dropdown(choices=choices, value=None)
+    return render.status_html(status) + render.status_note_html(note), table, gr.Dropdown(choices=choices, value=None)
 
 
 def _shown_source(row: dict[str, Any]) -> str:
@@ -172,32 +183,168 @@ def _build_options(index_dir: str | Path, progress: Any = None) -> dict[str, Any
     embedder = _shared_embedder(index_dir)
     options: dict[str, Any] = {"progress": False, **({"embedder": embedder} if embedder is not None else {})}
     if progress is not None:
-        options["on_progress"] = lambda fraction, message: _step(progress, fraction, message[:1].upper() + message[1:])
+
+        def report(fraction: float, message: str) -> None:
+            text = message[:1].upper() + message[1:]
+            if fraction == 0.0 and _locked(index_dir):  # the build reads, then waits for the lock
+                text = f"{text}, then waiting for another change to the index to finish"
+            _step(progress, fraction, text)
+
+        options["on_progress"] = report
     return options
 
 
-def upload(files: Sequence[Any] | None, index_dir: str | Path, progress: Any = None) -> tuple[Any, str, list[list[Any]], Any]:
-    """Add uploaded files to the index and rebuild it; returns ``(file box, *documents_view)``.
+def upload_received(
+    files: Sequence[Any] | None, index_dir: str | Path, max_total_bytes: int | None = None
+) -> tuple[Any, Any, list[str]]:
+    """First step of an upload, at once: ``(file box, status, accepted paths)`` for :func:`upload`.
 
-    The file box is cleared on success and kept on failure (a notice says why).
+    The file box is emptied (the files are taken; Gradio's copies are deleted once they are
+    indexed or refused, so a file left in the box would be sent again with the next upload,
+    gone). A batch over ``max_total_bytes`` is refused here (a notice, also under the status);
+    while another change to the index runs, the status says the upload waits for it.
     """
-    from rag import manage
-
     paths = [_file_path(f) for f in files or []]
     if not paths:
-        return (gr.skip(), *documents_view(index_dir))
-    names = ", ".join(Path(p).name for p in paths)
+        return gr.skip(), gr.skip(), []
+    refusal = _too_large(paths, max_total_bytes)
+    if refusal:
+        discard_uploads(paths)
+        message = warn(refusal)
+        return None, documents_view(index_dir, f"Not indexed. {message}")[0], []
+    if index_busy(index_dir):
+        gr.Info(render.esc(WAITING))
+        return None, render.status_note_html(WAITING, waiting=True), paths
+    return None, gr.skip(), paths
+
+
+def upload(
+    files: Sequence[Any] | None, index_dir: str | Path, progress: Any = None, max_total_bytes: int | None = None
+) -> tuple[Any, str, list[list[Any]], Any]:
+    """Add uploaded files to the index and rebuild it; returns ``(file box, *documents_view)``.
+
+    The file box is cleared on success and kept on failure (a notice says why, also under the
+    status line). Gradio's copies of the files are deleted either way (:func:`discard_uploads`).
+    """
+    paths = [_file_path(f) for f in files or []]
+    if not paths:
+        return (gr.skip(), gr.skip(), gr.skip(), gr.skip())
     try:
-        _step(progress, 0.0, f"Reading and indexing {names}…")
-        report = manage.add_documents(paths, index_dir, **_build_options(index_dir, progress))
-        _step(progress, 1.0, "Done")
+        with _writing(index_dir):
+            report = _add(paths, index_dir, progress, max_total_bytes)
     except RagError as err:
-        warn(err)
-        return (gr.skip(), *documents_view(index_dir))
+        message = warn(_names_only(str(err), paths))
+        return (gr.skip(), *documents_view(index_dir, f"Not indexed. {message}"))
+    finally:
+        discard_uploads(paths)
+    names = ", ".join(Path(p).name for p in paths)
     for line in report.skipped:
         warn(f"Skipped {line}")
+    for line in report.notes:  # e.g. an earlier upload a crash interrupted, rolled back first
+        gr.Info(render.esc(notice(line)))
     gr.Info(render.esc(upload_summary(names, report)))
     return (None, *documents_view(index_dir))
+
+
+def _add(paths: list[str], index_dir: str | Path, progress: Any, max_total_bytes: int | None) -> Any:
+    from rag import manage
+    from rag.errors import DocumentError
+
+    refusal = _too_large(paths, max_total_bytes)
+    if refusal:
+        raise DocumentError(refusal)
+    _step(progress, 0.0, f"Reading and indexing {', '.join(Path(p).name for p in paths)}…")
+    report = manage.add_documents(paths, index_dir, **_build_options(index_dir, progress))
+    _step(progress, 1.0, "Done")
+    return report
+
+
+def _names_only(message: str, paths: Sequence[str]) -> str:
+    """``message`` with each uploaded file's server path shortened to its name (the user knows
+    the file by its name; Gradio's upload folder is none of their business).
+
+    >>> _names_only("/tmp/gradio/ab12/x.txt: document is empty", ["/tmp/gradio/ab12/x.txt"])
+    'x.txt: document is empty'
+    """
+    for p in sorted(paths, key=len, reverse=True):
+        message = message.replace(p, Path(p).name)
+    return message
+
+
+def _too_large(paths: Sequence[str], max_total_bytes: int | None) -> str:
+    """Why a batch is refused for its total size (empty when it is not)."""
+    if max_total_bytes is None:
+        return ""
+    total = 0
+    for p in paths:
+        with contextlib.suppress(OSError):  # a missing file is reported by rag.manage
+            total += os.stat(p).st_size
+    if total <= max_total_bytes:
+        return ""
+    return (
+        f"this upload is {total / 2**20:.0f} MB in total, over the {max_total_bytes // 2**20} MB limit per upload: "
+        "upload fewer or smaller files at a time"
+    )
+
+
+def discard_uploads(paths: Iterable[str]) -> None:
+    """Delete Gradio's copies of uploaded files, which its file route would serve until then.
+
+    Only files inside Gradio's upload folder (and their hash folder once empty) are touched;
+    paths elsewhere (a test's own files, say) are left alone.
+    """
+    from gradio.utils import get_upload_folder
+
+    root = Path(get_upload_folder()).resolve()
+    for p in paths:
+        folder = Path(p).parent.resolve()
+        if folder != root and root not in folder.parents:
+            continue
+        target = folder / Path(p).name  # a link is removed itself, never its target
+        with contextlib.suppress(OSError):
+            target.unlink()
+        if folder != root:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
+
+
+@contextlib.contextmanager
+def _writing(index_dir: str | Path) -> Iterator[None]:
+    """Count a running upload or removal of ``index_dir`` (see :func:`index_busy`)."""
+    key = str(Path(index_dir).resolve())
+    with _writes_lock:
+        _writes[key] = _writes.get(key, 0) + 1
+    try:
+        yield
+    finally:
+        with _writes_lock:
+            _writes[key] -= 1
+
+
+def index_busy(index_dir: str | Path) -> bool:
+    """True while an upload or removal of ``index_dir`` runs here, or another process (``rag
+    build`` in a shell, another server) holds the index's build lock."""
+    with _writes_lock:
+        if _writes.get(str(Path(index_dir).resolve()), 0):
+            return True
+    return _locked(index_dir)
+
+
+def _locked(index_dir: str | Path) -> bool:
+    """True while a build holds ``index_dir``'s lock (``rag.store.build_lock``'s file)."""
+    try:
+        fd = os.open(Path(index_dir) / ".lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def upload_summary(names: str, report: Any) -> str:
@@ -221,9 +368,10 @@ def remove(doc_id: str | None, index_dir: str | Path, progress: Any = None) -> t
         warn("This is the only document in the index, and an index needs one: add another document before removing it.")
         return gr.skip(), gr.skip(), gr.skip()
     try:
-        _step(progress, 0.0, "Removing the document and rebuilding the index…")
-        report = manage.remove_document(doc_id, index_dir, **_build_options(index_dir, progress))
-        _step(progress, 1.0, "Done")
+        with _writing(index_dir):
+            _step(progress, 0.0, "Removing the document and rebuilding the index…")
+            report = manage.remove_document(doc_id, index_dir, **_build_options(index_dir, progress))
+            _step(progress, 1.0, "Done")
     except RagError as err:
         warn(err)
         return documents_view(index_dir)

@@ -227,6 +227,15 @@ def status_html(status: Mapping[str, Any] | None, error: str = "") -> str:
     return f'<div class="index-status">{" · ".join(p for p in parts if p)}</div>'
 
 
+def status_note_html(note: str, waiting: bool = False) -> str:
+    """A line under the index status: why an upload was refused, or that it waits its turn
+    (empty for no note)."""
+    if not note:
+        return ""
+    kind = "index-waiting" if waiting else "index-refused"
+    return f'<div class="index-note {kind}">{esc(note)}</div>'
+
+
 def _count(n: Any, noun: str) -> str:
     """``<b>1</b> document`` / ``<b>3</b> documents``."""
     return f"<b>{esc(n)}</b> {noun}{'' if n == 1 else 's'}"

@@ -32,4 +32,7 @@ sup.cite-n { font-weight: 600; color: var(--color-accent); margin-left: 0.1em; }
 #documents-table * { font-family: var(--font) !important; }  /* titles read better than in the table's monospace */
 .chat-answer sup.cite-n { font-size: 0.75em; }
 .index-status.index-missing { border-left: 4px solid #d97706; }
+.index-note { margin-top: 0.4rem; padding: 0.45rem 0.8rem; border-radius: 8px; }
+.index-note.index-refused { border-left: 4px solid #b91c1c; background: rgba(185, 28, 28, 0.10); }
+.index-note.index-waiting { border-left: 4px solid #2563eb; background: rgba(37, 99, 235, 0.10); }
 """
