@@ -207,7 +207,9 @@ def _recover(index_path: Path) -> list[str]:
 def _change(index_path: Path, decide: Decide, *, damaged_ok: bool = False, **options: Any) -> BuildReport:
     """Read the sources, decide the new ones and build them, all under the index's lock."""
     make_options(BuildOptions, {k: v for k, v in options.items() if k not in ("embedder", "on_progress")})  # fail early
-    with store.build_lock(index_path):
+    on_progress = options.get("on_progress")
+    waiting = (lambda: on_progress(0.0, "waiting for another change to the index to finish")) if on_progress else None
+    with store.build_lock(index_path, on_wait=waiting):
         notes = _recover(index_path)
         current = _current_sources(index_path, damaged_ok)
         new, created = decide(current)

@@ -29,7 +29,7 @@ import shutil
 import stat
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -286,8 +286,9 @@ def _shape_problem(data: IndexData) -> str:
 
 
 @contextlib.contextmanager
-def build_lock(index_dir: Path) -> Iterator[None]:
-    """Exclusive lock so two builds of one index never interleave."""
+def build_lock(index_dir: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Exclusive lock so two changes of one index never interleave; ``on_wait`` is called
+    once when another process or thread holds it (before waiting for it)."""
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
         handle = open(index_dir / ".lock", "a+")
@@ -297,7 +298,12 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             "make it a writable folder or choose another with --index; the previous index is kept"
         ) from None
     with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:

@@ -57,7 +57,7 @@ def test_an_indexed_upload_is_deleted_from_gradio_and_a_removed_one_is_not_serve
         assert client.get(f"/gradio_api/file={path}").status_code == 403  # Gradio's copy is gone...
         assert not Path(path).exists() and not Path(path).parent.exists()
         assert [p.stat().st_size for p in gradio_dir.rglob("*")] == [0]  # only the empty file gr.File makes on each upload
-        kept = index / "uploads" / "zorblat.txt"
+        (kept,) = (index / "uploads").rglob("zorblat.txt")  # in its content-hash folder
         assert kept.read_text("utf-8") == ZORBLAT
         assert client.get(f"/gradio_api/file={kept}").status_code == 403  # ...and the index's own copy is never served
         doc_id = next(d["id"] for d in handlers.document_rows(index) if d["title"] == "Zorblat")
@@ -213,7 +213,7 @@ def test_an_upload_says_when_it_waits_for_another_change(index: Path, gradio_dir
         time.sleep(0.3)
         assert steps == [
             "Reading and indexing zorblat.txt…",
-            "Reading documents, then waiting for another change to the index to finish",
+            "Waiting for another change to the index to finish",
         ]
     worker.join(120)
     assert steps[-1] == "Done" and any(r["title"] == "Zorblat" for r in handlers.document_rows(index))

@@ -184,11 +184,8 @@ def _build_options(index_dir: str | Path, progress: Any = None) -> dict[str, Any
     options: dict[str, Any] = {"progress": False, **({"embedder": embedder} if embedder is not None else {})}
     if progress is not None:
 
-        def report(fraction: float, message: str) -> None:
-            text = message[:1].upper() + message[1:]
-            if fraction == 0.0 and _locked(index_dir):  # the build reads, then waits for the lock
-                text = f"{text}, then waiting for another change to the index to finish"
-            _step(progress, fraction, text)
+        def report(fraction: float, message: str) -> None:  # "waiting for another change ..." included
+            _step(progress, fraction, message[:1].upper() + message[1:])
 
         options["on_progress"] = report
     return options
