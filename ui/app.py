@@ -227,15 +227,24 @@ def serve(index_dir: str | Path = "index", host: str = "127.0.0.1", port: int = 
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     auth = launch_auth(host, os.environ)
     if not (Path(index_dir) / "manifest.json").exists():
-        print(f"note: no index at {index_dir} yet: add documents in the Documents tab, or run `rag build`", file=sys.stderr)
+        where = os.path.abspath(index_dir)
+        print(
+            f"note: no index at {where} yet: add documents in the Documents tab, or run `rag build PATHS --index {where}`",
+            file=sys.stderr,
+        )
     demo = build_app(index_dir)
     threading.Thread(target=handlers.warm_up, args=(index_dir,), name="warm-up", daemon=True).start()
     try:
+        # quiet: gradio's own banner invites `share=True`, which this app never uses; we print our line.
         demo.launch(
             server_name=host, server_port=port, share=False, auth=auth, max_file_size=MAX_FILE_SIZE,
-            theme=theme(), css=CSS, ssr_mode=False, show_error=False, inbrowser=False,
+            theme=theme(), css=CSS, ssr_mode=False, show_error=False, inbrowser=False, quiet=True,
             mcp_server=False, pwa=False, enable_monitoring=False, footer_links=["gradio", "settings"],
+            prevent_thread_lock=True,
         )  # fmt: skip
     except OSError as err:
         reason = err.strerror or "the port is in use or not allowed"  # gradio's own OSError has no strerror
         raise ConfigError(f"cannot serve on {host}:{port}: {reason}; try another --port or --host") from None
+    shown = f"[{host}]" if ":" in host else host
+    print(f"Serving on http://{shown}:{getattr(demo, 'server_port', None) or port}", flush=True)
+    demo.block_thread()  # until Ctrl-C (returns at once if the server is not running)
