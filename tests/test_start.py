@@ -142,6 +142,25 @@ def test_start_passes_its_arguments_to_rag_serve_and_builds_only_a_missing_index
     assert _calls(project)[-1:] == ["rag serve"] and _calls(project).count("rag build") == 1
 
 
+def test_editable_install_prints_no_build_backend_warning(tmp_path: Path) -> None:
+    pytest.importorskip("setuptools")  # the build backend, taken from this environment (no download)
+    src = tmp_path / "src"
+    for name in ("rag", "ui"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-e", str(src),
+         "--target", str(tmp_path / "site")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    printed = out.stdout + out.stderr
+    assert "BuildBackendWarning" not in printed and "!!" not in printed and "Editable installation" not in printed
+    [pth] = (tmp_path / "site").glob("__editable__.*.pth")  # a plain path entry, not an import finder
+    assert pth.read_text().strip() == str(src)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
