@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -85,7 +87,8 @@ def _loop(index_dir: str | Path, mode: str, read: Callable[[str], str], out: IO[
             print(f"error: {' '.join(str(err).split())}", file=sys.stderr, flush=True)
             continue
         history.append(text)
-        _say(out, format_answer(result))
+        width = shutil.get_terminal_size().columns if out.isatty() else None
+        _say(out, format_answer(result, width))
 
 
 def _command(name: str, history: list[str], out: IO[str]) -> bool:
@@ -103,10 +106,11 @@ def _command(name: str, history: list[str], out: IO[str]) -> bool:
     return False
 
 
-def format_answer(result: Answer) -> str:
+def format_answer(result: Answer, width: int | None = None) -> str:
     """The answer, then its sources (or, for an abstention, the closest passages), then notes.
 
     Each source is ``[n] title (date) · source · chars start-end`` with the cited sentence below it.
+    ``width``: wrap lines at word boundaries to this many columns (a terminal's), else no wrapping.
     """
     lines: list[str] = []
     if result.abstained:
@@ -120,6 +124,11 @@ def format_answer(result: Answer) -> str:
         lines.append("Sources:")
         lines += [line for c in result.citations for line in _source(c, f"[{c.n}]")]
     lines += [f"note: {note}" for note in result.notices]
+    if width:
+        indent = [" " * (len(line) - len(line.lstrip()) + 2) for line in lines]  # continuations under the text
+        lines = [
+            textwrap.fill(line, width - 1, subsequent_indent=ind, break_on_hyphens=False) for line, ind in zip(lines, indent)
+        ]
     return "\n".join(lines) + "\n"
 
 

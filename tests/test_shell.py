@@ -97,6 +97,17 @@ def test_chat_follow_ups_new_abstention_errors_and_ctrl_d(article_index: Path, t
     assert child.exitstatus == 0 and "Traceback" not in str(child.before)
 
 
+def test_chat_answers_are_wrapped_at_word_boundaries_to_the_terminal(article_index: Path) -> None:
+    from rag.chat import format_answer
+
+    result = answer("Did Kim Jong Un visit Russia?", index_dir=article_index)
+    plain, wrapped = format_answer(result), format_answer(result, width=60)
+    assert plain.split("\n")[0] == f"{RUSSIA} [1]"
+    assert max(len(line) for line in wrapped.split("\n")) <= 59 and wrapped.split() == plain.split()
+    start = load(article_index).docs[0].text.index(RUSSIA)
+    assert f"{start}-{start + len(RUSSIA)}" in wrapped.split()  # offsets are never cut at their hyphen
+
+
 def test_chat_ctrl_c_at_the_prompt_leaves_cleanly(article_index: Path) -> None:
     child = _chat(article_index)
     child.sendintr()
