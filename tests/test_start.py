@@ -84,6 +84,18 @@ def test_a_second_install_with_nothing_changed_installs_nothing(project: Path) -
     assert _calls(project)[3:] == ["pip install -q --upgrade pip", f"pip install {TORCH}", "pip install -e ."]
 
 
+def test_a_failed_install_stops_the_script_and_leaves_no_stamp(project: Path) -> None:
+    pip = project / ".venv" / "bin" / "pip"
+    _script(pip, f'echo "pip $*" >> {project / "calls.log"}; [ "$2" != "-e" ] || exit 1')  # `pip install -e .` fails
+    env = {k: v for k, v in os.environ.items() if k not in ("RAG_INDEX", "PYTHONPATH")}
+    env.update(RAG_TORCH_INDEX="http://127.0.0.1:1/whl/cpu", PYTHONPATH=str(project.parent / "no-torch"))
+    out = subprocess.run(["bash", "scripts/start.sh"], cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and not (project / ".venv" / ".install-stamp").exists()
+    assert not any(call.startswith("rag") for call in _calls(project))  # nothing served on a broken install
+    _script(pip, f'echo "pip $*" >> {project / "calls.log"}')
+    assert "installing rag" in _run(project, "install.sh")  # tried again next time
+
+
 def test_an_importable_torch_is_kept(project: Path) -> None:
     out = _run(project, "install.sh", torch=True)
     assert re.search(r"^torch \S+ is already installed: keeping it$", out, re.M)
