@@ -50,13 +50,17 @@ def answer(question: str, index_dir: str | Path = "index", history: Sequence[Any
     query = parse_query(with_history(text, history, opts.max_question_chars))
     loaded = open_index(index_dir)
     t1 = time.perf_counter()
+    timings = {"load": t1 - t0}
+    if loaded.embedder.load():  # the first question of a process: model load is not encoding
+        timings["model_load"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
     encoded = encode(loaded, query)
     t2 = time.perf_counter()
     chunk_ids, chunk_scores = rank_chunks(loaded, query, encoded, opts.candidates, opts.mode)
     ranked = rank_sentences(loaded, query.text, encoded.vectors[0], chunk_ids[: opts.k], chunk_scores[: opts.k])
     t3 = time.perf_counter()
     result = compose(loaded, text, query.text, ranked, opts)
-    timings = {"load": t1 - t0, "embed": t2 - t1, "retrieve": t3 - t2, "compose": time.perf_counter() - t3}
+    timings.update(embed=t2 - t1, retrieve=t3 - t2, compose=time.perf_counter() - t3)
     timings["total"] = time.perf_counter() - t0
     return Answer(**{**result, "timings": {k: round(v, 5) for k, v in timings.items()}, "notices": notices})
 

@@ -1,4 +1,4 @@
-"""The ``rag`` command: build, ask, eval, status, serve.
+"""The ``rag`` command: build, ask, chat, eval, status, serve.
 
 JSON-first: ``--json`` prints machine-readable output (one object, or one per line for
 ``ask --batch``). Errors print one line to stderr and exit non-zero (see ``rag.errors``).
@@ -104,8 +104,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     ask.set_defaults(func=cmd_ask)
 
-    ev = sub.add_parser("eval", help="metrics on a gold file (see shared/eval/README.md)")
-    ev.add_argument("gold", help="article-format .jsonl or MultiHop-RAG queries .json")
+    chat = sub.add_parser(
+        "chat",
+        help="a conversation in the terminal (follow-up questions; /new, /help, /quit)",
+        description="Ask questions one after another with the model loaded once; follow-ups use your earlier "
+        "questions. Each answer is followed by its sources. /new starts over, /help lists commands, Ctrl-D leaves.",
+    )
+    chat.add_argument("--mode", choices=MODES, default="hybrid", help="chunk ranking (default: hybrid, the learned fusion)")
+    chat.set_defaults(func=cmd_chat)
+
+    ev = sub.add_parser(
+        "eval",
+        help="metrics JSON on a gold file of questions",
+        description="Metrics JSON for a gold file. Article format (JSON Lines): "
+        '{"q": QUESTION, "gold": [SUBSTRING, ...]} per line, an answer is right when a cited sentence contains a '
+        "gold substring, gold [] means the system should abstain: P@1, R@3, abstention. MultiHop-RAG format (a JSON "
+        'list): {"query": ..., "evidence_list": [{"fact": ..., "url": ..., "title": ...}, ...]}, a fact is found in a '
+        "chunk that contains it: Hits@10, Hits@4, MRR@10 of the top 10 chunks, abstention on queries without "
+        'evidence. Warns (stderr and "warnings") when the index holds none of the gold documents.',
+    )
+    ev.add_argument("gold", help="article-format .jsonl or MultiHop-RAG queries .json (see above)")
     ev.add_argument("--mode", choices=MODES, default="hybrid", help="chunk ranking (default: hybrid, the learned fusion)")
     ev.add_argument("--limit", type=int, help="evaluate only the first N records")
     ev.set_defaults(func=cmd_eval, json=True)
@@ -114,16 +132,21 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--verify", action="store_true", help="also check every data file (sha256, shapes)")
     status.set_defaults(func=cmd_status)
 
-    serve = sub.add_parser("serve", help="open the chat UI")
-    serve.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"))
+    serve = sub.add_parser("serve", help="open the chat UI (scripts/start.sh passes its arguments here)")
+    serve.add_argument(
+        "--host",
+        default=os.environ.get("RAG_HOST", "127.0.0.1"),
+        help="address to listen on (default 127.0.0.1: this machine only; env RAG_HOST; "
+        "any other address needs RAG_UI_USER and RAG_UI_PASSWORD)",
+    )
     serve.add_argument("--port", help="port to listen on, 1-65535 (default 7860; env RAG_PORT)")
     serve.set_defaults(func=cmd_serve)
 
-    for p in (build, add, remove, listing, ask, ev, status, serve):
+    for p in (build, add, remove, listing, ask, chat, ev, status, serve):
         p.add_argument("--index", default=default_index, help=f"index folder (default {default_index}; env RAG_INDEX)")
         # Also after the subcommand; SUPPRESS keeps a value given before it (or RAG_THREADS) when absent here.
         p.add_argument("--threads", default=argparse.SUPPRESS, help=threads_help)
-        if p is not ev:
+        if p not in (chat, ev, serve):
             p.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -206,10 +229,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .chat import chat
+
+    return chat(args.index, mode=args.mode)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
 
-    _print_json(evaluate(args.gold, args.index, mode=args.mode, limit=args.limit))
+    def warn(message: str) -> None:  # as soon as it is known, not after minutes of scoring
+        print(f"rag: warning: {message}", file=sys.stderr, flush=True)
+
+    _print_json(evaluate(args.gold, args.index, mode=args.mode, limit=args.limit, on_warning=warn))
     return 0
 
 

@@ -38,6 +38,10 @@ class Embedder:
         """Which texts the model reads whole (no truncation). Default: all."""
         return [True] * len(texts)
 
+    def load(self) -> bool:
+        """Load the model now if it is loaded lazily; True when this call loaded it. Default: nothing to load."""
+        return False
+
     def embed_spans(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Vectors for each text and for each ``(start, end)`` span of it.
 
@@ -111,6 +115,12 @@ class SentenceTransformerEmbedder(Embedder):
                     "give a local model folder, or rebuild the index with the bundled model (`rag build ...`)"
                 ) from None
         return self._model
+
+    def load(self) -> bool:
+        if self._model is not None:
+            return False
+        self.model  # noqa: B018  (the property loads it)
+        return True
 
     @property
     def dim(self) -> int:  # type: ignore[override]

@@ -4,12 +4,17 @@
   abstention on unanswerable questions, false abstentions.
 * MultiHop-RAG format (JSON list with ``query`` and ``evidence_list``): chunk-level
   Hits@10, Hits@4, MRR@10 over non-null queries, and abstention on null queries.
+
+Both carry ``warnings``: e.g. an index that holds none of the gold documents scores 0
+everywhere, which says nothing about the system (the index is the wrong one).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +22,7 @@ import numpy as np
 
 from .answer import answer
 from .errors import InputError
-from .retrieve import retrieve
+from .retrieve import open_index, retrieve
 
 
 def load_gold(path: str | Path) -> list[dict[str, Any]]:
@@ -38,12 +43,53 @@ def load_gold(path: str | Path) -> list[dict[str, Any]]:
     return list(records)
 
 
-def evaluate(path: str | Path, index_dir: str | Path = "index", mode: str = "hybrid", limit: int | None = None) -> dict[str, Any]:
-    """Metrics for the gold file at ``path`` (format detected from its records)."""
+def evaluate(
+    path: str | Path,
+    index_dir: str | Path = "index",
+    mode: str = "hybrid",
+    limit: int | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Metrics for the gold file at ``path`` (format detected from its records), with a
+    ``warnings`` list; ``on_warning`` is also called with each one before scoring starts."""
     gold = load_gold(path)[:limit]
+    warnings = gold_warnings(gold, index_dir)
+    for warning in warnings:
+        if on_warning:
+            on_warning(warning)
     if gold and "evidence_list" in gold[0]:
-        return multihop_metrics(gold, index_dir, mode)
-    return article_metrics(gold, index_dir, mode)
+        metrics = multihop_metrics(gold, index_dir, mode)
+    else:
+        metrics = article_metrics(gold, index_dir, mode)
+    return {**metrics, "warnings": warnings}
+
+
+def gold_warnings(gold: list[dict[str, Any]], index_dir: str | Path) -> list[str]:
+    """Why the scores would mean nothing: the index holds none of the documents the gold comes from.
+
+    MultiHop-RAG evidence is matched to indexed documents by url, else by title; article-format
+    gold by its substrings occurring in an indexed document's text.
+    """
+    docs = open_index(index_dir).data.docs
+    where = os.path.abspath(index_dir)
+    evidence = [e for g in gold for e in g.get("evidence_list", []) if isinstance(e, dict)]
+    if evidence:
+        urls, titles = {d.url for d in docs if d.url}, {d.title for d in docs if d.title}
+        wanted = {e.get("url") or e.get("title") for e in evidence} - {None, ""}
+        found = {e.get("url") or e.get("title") for e in evidence if e.get("url") in urls or e.get("title") in titles}
+        if wanted and not found:
+            return [
+                f"the index at {where} holds none of the {len(wanted)} documents the gold evidence comes from, so "
+                "every score will be 0: build an index of their corpus (`rag build CORPUS --index DIR`) and pass --index DIR"
+            ]
+        return []
+    passages = {s for g in gold for s in g.get("gold") or [] if isinstance(s, str) and s}
+    if passages and not any(s in d.text for s in passages for d in docs):
+        return [
+            f"the index at {where} holds none of the {len(passages)} gold passages, so every answer will score 0: "
+            "build an index of the documents they come from (`rag build PATHS --index DIR`) and pass --index DIR"
+        ]
+    return []
 
 
 def article_metrics(gold: list[dict[str, Any]], index_dir: str | Path, mode: str = "hybrid") -> dict[str, Any]:

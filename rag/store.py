@@ -80,7 +80,8 @@ def read_manifest(index_dir: str | Path, formats: tuple[int, ...] = (FORMAT_VERS
     """The index's manifest, checked for format version and shape (not yet against the files)."""
     path = Path(index_dir) / MANIFEST
     if not path.exists():
-        raise IndexNotFoundError(f"no index at {index_dir}: run `rag build` first")
+        where = os.path.abspath(index_dir)
+        raise IndexNotFoundError(f"no index at {where}: build one with `rag build PATHS --index {shlex.quote(where)}`")
     try:
         manifest = json.loads(path.read_text("utf-8"))
     except (ValueError, OSError) as err:  # invalid JSON or UTF-8, unreadable file
@@ -125,17 +126,18 @@ def _manifest_problem(manifest: dict[str, Any], current: bool = True) -> str:
 
 
 def rebuild_hint(index_dir: str | Path, manifest: dict[str, Any] | None = None) -> str:
-    """What to run to replace a damaged or outdated index, naming its sources when known.
+    """What to run to replace a damaged or outdated index, naming its sources when known
+    (``PATHS`` when not) and the index by its absolute path, so it works from any folder.
 
-    >>> rebuild_hint("idx", {"paths": ["/docs"]})
-    'rebuild it with `rag build /docs --index idx`'
+    >>> rebuild_hint("/srv/idx", {"paths": ["/docs"]})
+    'rebuild it with `rag build /docs --index /srv/idx`'
     """
     paths = manifest.get("paths") if isinstance(manifest, dict) else None
     if isinstance(paths, list) and paths and all(isinstance(p, str) for p in paths):
         shown = " ".join(shlex.quote(p) for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
     else:
-        shown = "YOUR-DOCUMENTS"
-    return f"rebuild it with `rag build {shown} --index {shlex.quote(str(index_dir))}`"
+        shown = "PATHS"
+    return f"rebuild it with `rag build {shown} --index {shlex.quote(os.path.abspath(index_dir))}`"
 
 
 def _one_line(err: BaseException) -> str:

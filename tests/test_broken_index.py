@@ -153,7 +153,7 @@ def test_upload_into_an_index_with_a_damaged_manifest_changes_nothing(index, tmp
     MANIFEST_DAMAGE["invalid-json"](idx / "manifest.json")
     new = tmp_path / "new.txt"
     new.write_text("Penguins cannot fly.", "utf-8")
-    with pytest.raises(IndexCorruptError, match="rebuild it with `rag build YOUR-DOCUMENTS --index"):
+    with pytest.raises(IndexCorruptError, match="rebuild it with `rag build PATHS --index"):
         add_documents([new], idx)
     with pytest.warns(UserWarning, match="manifest.json is unreadable"):
         handlers.upload([str(new)], idx)

@@ -245,12 +245,17 @@ def launch(
     throttle = (throttle or LoginThrottle()) if auth else None
     guard = Middleware(security.Guard, policy=policy, max_upload_bytes=MAX_UPLOAD_TOTAL, throttle=throttle)
     demo.launch(
-        server_name=host, server_port=port, share=False, max_file_size=MAX_FILE_SIZE, prevent_thread_lock=not block,
+        server_name=host, server_port=port, share=False, max_file_size=MAX_FILE_SIZE, prevent_thread_lock=True,
         auth=Credentials(*auth) if auth else None, auth_message=AUTH_MESSAGE if auth else None,
-        app_kwargs={"middleware": [guard]}, run_history=False, num_workers=0, quiet=not block,
+        app_kwargs={"middleware": [guard]}, run_history=False, num_workers=0, quiet=True,
         theme=theme(), css=CSS, ssr_mode=False, show_error=False, inbrowser=False,
         mcp_server=False, pwa=False, enable_monitoring=False, footer_links=["gradio", "settings"],
     )  # fmt: skip
+    # quiet: gradio's own banner invites `share=True`, which this app never uses; we print our line.
+    if block:
+        shown = f"[{host}]" if ":" in host else host
+        print(f"Serving on http://{shown}:{getattr(demo, 'server_port', None) or port}", flush=True)
+        demo.block_thread()  # until Ctrl-C or SIGTERM (returns at once if the server is not running)
 
 
 def serve(index_dir: str | Path = "index", host: str = "127.0.0.1", port: int = 7860) -> None:
@@ -266,7 +271,11 @@ def serve(index_dir: str | Path = "index", host: str = "127.0.0.1", port: int = 
     auth = launch_auth(host, os.environ)
     allowed = security.parse_allowed_hosts(os.environ.get("RAG_ALLOWED_HOSTS", ""))
     if not (Path(index_dir) / "manifest.json").exists():
-        print(f"note: no index at {index_dir} yet: add documents in the Documents tab, or run `rag build`", file=sys.stderr)
+        where = os.path.abspath(index_dir)
+        print(
+            f"note: no index at {where} yet: add documents in the Documents tab, or run `rag build PATHS --index {where}`",
+            file=sys.stderr,
+        )
     with _sigterm_as_interrupt(), security.private_upload_folder(os.environ):
         demo = build_app(index_dir)
         threading.Thread(target=handlers.warm_up, args=(index_dir,), name="warm-up", daemon=True).start()
