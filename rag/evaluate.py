@@ -38,21 +38,25 @@ def load_gold(path: str | Path) -> list[dict[str, Any]]:
     return list(records)
 
 
-def evaluate(path: str | Path, index_dir: str | Path = "index", mode: str = "hybrid", limit: int | None = None) -> dict[str, Any]:
-    """Metrics for the gold file at ``path`` (format detected from its records)."""
+def evaluate(
+    path: str | Path, index_dir: str | Path = "index", mode: str = "hybrid", limit: int | None = None, store: str = "auto"
+) -> dict[str, Any]:
+    """Metrics for the gold file at ``path`` (format detected from its records); ``store`` as for :func:`rag.answer`."""
     gold = load_gold(path)[:limit]
     if gold and "evidence_list" in gold[0]:
-        return multihop_metrics(gold, index_dir, mode)
-    return article_metrics(gold, index_dir, mode)
+        return multihop_metrics(gold, index_dir, mode, store)
+    return article_metrics(gold, index_dir, mode, store)
 
 
-def article_metrics(gold: list[dict[str, Any]], index_dir: str | Path, mode: str = "hybrid") -> dict[str, Any]:
+def article_metrics(
+    gold: list[dict[str, Any]], index_dir: str | Path, mode: str = "hybrid", store: str = "auto"
+) -> dict[str, Any]:
     answerable = [g for g in gold if g.get("gold")]
     off_topic = [g for g in gold if not g.get("gold")]
     p1 = r3 = false_abstentions = abstained = 0
     failures = []
     for g in answerable:
-        a = answer(g["q"], index_dir=index_dir, mode=mode)
+        a = answer(g["q"], index_dir=index_dir, mode=mode, store=store)
         hits = [any(s in c.text for s in g["gold"]) for c in a.citations[:3]]
         p1 += bool(hits[:1] and hits[0])
         r3 += any(hits)
@@ -60,7 +64,7 @@ def article_metrics(gold: list[dict[str, Any]], index_dir: str | Path, mode: str
         if not (hits[:1] and hits[0]):
             failures.append(g["q"])
     for g in off_topic:
-        abstained += answer(g["q"], index_dir=index_dir, mode=mode).abstained
+        abstained += answer(g["q"], index_dir=index_dir, mode=mode, store=store).abstained
     n = max(len(answerable), 1)
     return {
         "questions": len(gold),
@@ -91,7 +95,9 @@ def ranking_scores(found: np.ndarray) -> tuple[float, float, float]:
     return float(top.any(axis=1).mean()), float(top[:, :4].any(axis=1).mean()), 1 / (int(first[0]) + 1) if len(first) else 0.0
 
 
-def multihop_metrics(queries: list[dict[str, Any]], index_dir: str | Path, mode: str = "hybrid") -> dict[str, Any]:
+def multihop_metrics(
+    queries: list[dict[str, Any]], index_dir: str | Path, mode: str = "hybrid", store: str = "auto"
+) -> dict[str, Any]:
     hits10 = hits4 = mrr = 0.0
     scored = nulls = null_abstained = 0
     started = time.perf_counter()
@@ -100,9 +106,9 @@ def multihop_metrics(queries: list[dict[str, Any]], index_dir: str | Path, mode:
         if not facts:
             nulls += 1
             if mode == "hybrid":
-                null_abstained += answer(q["query"], index_dir=index_dir).abstained
+                null_abstained += answer(q["query"], index_dir=index_dir, store=store).abstained
             continue
-        chunks = [h.text for h in retrieve(q["query"], k=10, index_dir=index_dir, mode=mode)]
+        chunks = [h.text for h in retrieve(q["query"], k=10, index_dir=index_dir, mode=mode, store=store)]
         h10, h4, rr = ranking_scores(np.array([[fact_found(f, c) for c in chunks] for f in facts], bool))
         hits10, hits4, mrr = hits10 + h10, hits4 + h4, mrr + rr
         scored += 1

@@ -54,7 +54,10 @@ class LexicalStore(Protocol):
         ...
 
     def coverage(self, terms: Sequence[Sequence[str]], ids: np.ndarray) -> np.ndarray:
-        """``(texts, len(ids))`` float32: the IDF-weighted share of each text's terms that each row contains."""
+        """``(texts, len(ids))`` float32: the IDF-weighted share of each text's terms that each row contains.
+
+        A row repeated in ``ids`` counts at its last position only (0 elsewhere): the fusion model
+        was trained on that signal (see the README's known limits)."""
         ...
 
 
