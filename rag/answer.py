@@ -17,7 +17,7 @@ import numpy as np
 
 from .query import parse_query, with_history
 from .records import Answer, Citation
-from .retrieve import Loaded, clean_question, encode, open_index, query_tokens, rank_chunks
+from .retrieve import SearchIndex, clean_question, open_index, query_tokens, search
 from .settings import AnswerOptions, make_options
 
 SENTENCE_WEIGHT, LEXICAL_WEIGHT, CHUNK_WEIGHT = 0.7, 0.2, 0.1
@@ -48,16 +48,16 @@ def answer(question: str, index_dir: str | Path = "index", history: Sequence[Any
     opts = make_options(AnswerOptions, options)
     text, notices = clean_question(question, opts.max_question_chars)
     query = parse_query(with_history(text, history, opts.max_question_chars))
-    loaded = open_index(index_dir)
+    loaded = open_index(index_dir, store_option=opts.store)
     t1 = time.perf_counter()
     timings = {"load": t1 - t0}
     if loaded.embedder.load():  # the first question of a process: model load is not encoding
         timings["model_load"] = time.perf_counter() - t1
         t1 = time.perf_counter()
-    encoded = encode(loaded, query)
-    t2 = time.perf_counter()
-    chunk_ids, chunk_scores = rank_chunks(loaded, query, encoded, opts.candidates, opts.mode)
-    ranked = rank_sentences(loaded, query.text, encoded.vectors[0], chunk_ids[: opts.k], chunk_scores[: opts.k])
+    found = search(loaded, query, opts.candidates, opts.mode)
+    t2 = t1 + found.seconds_encode
+    chunk_ids, chunk_scores = found.ids, found.scores
+    ranked = rank_sentences(loaded, query.text, found.encoded.vectors[0], chunk_ids[: opts.k], chunk_scores[: opts.k])
     t3 = time.perf_counter()
     result = compose(loaded, text, query.text, ranked, opts)
     timings.update(embed=t2 - t1, retrieve=t3 - t2, compose=time.perf_counter() - t3)
@@ -66,20 +66,18 @@ def answer(question: str, index_dir: str | Path = "index", history: Sequence[Any
 
 
 def rank_sentences(
-    loaded: Loaded, query: str, qvec: np.ndarray, chunk_ids: np.ndarray, chunk_scores: np.ndarray
+    loaded: SearchIndex, query: str, qvec: np.ndarray, chunk_ids: np.ndarray, chunk_scores: np.ndarray
 ) -> list[_Scored]:
     """Every sentence of the given chunks once, with its score, best first."""
-    data = loaded.data
     best_chunk: dict[int, float] = {}
     for c, score in zip(chunk_ids, chunk_scores):
-        _, first, last, _ = data.chunks[c]
-        for s in range(int(first), int(last)):
+        for s in loaded.chunk_sentences(int(c)):
             best_chunk[s] = max(best_chunk.get(s, -1.0), float(score))
     if not best_chunk:
         return []
     ids = np.fromiter(best_chunk, dtype=np.int64)
-    dense = loaded.sentence_vectors[ids] @ qvec.astype(np.float32)
-    lexical = lexical_overlap(loaded, query, [data.sentence_text(int(s)) for s in ids])
+    dense = loaded.sentence_vectors(ids) @ qvec.astype(np.float32)
+    lexical = lexical_overlap(loaded, query, [loaded.sentence_text(int(s)) for s in ids])
     # Relative to the best chunk, so the mix keeps one scale whatever the retrieval boosts.
     context = np.array([best_chunk[int(s)] for s in ids], np.float32) / max(float(np.max(chunk_scores)), 1e-9)
     scores = SENTENCE_WEIGHT * dense + LEXICAL_WEIGHT * lexical + CHUNK_WEIGHT * context
@@ -87,26 +85,26 @@ def rank_sentences(
     return [_Scored(int(ids[i]), float(scores[i])) for i in order]
 
 
-def lexical_overlap(loaded: Loaded, query: str, texts: Sequence[str]) -> np.ndarray:
+def lexical_overlap(loaded: SearchIndex, query: str, texts: Sequence[str]) -> np.ndarray:
     """Per text, the IDF-weighted share of the query's terms it contains (0..1)."""
     terms = set(query_tokens(query))
-    weights = {t: loaded.idf.get(t, loaded.max_idf) for t in terms}
+    weights = {t: loaded.term_weight(t) for t in terms}
     total = sum(weights.values())
     if not total:
         return np.zeros(len(texts), np.float32)
     return np.array([sum(weights[t] for t in terms.intersection(query_tokens(text))) / total for text in texts], np.float32)
 
 
-def compose(loaded: Loaded, question: str, query: str, ranked: list[_Scored], opts: AnswerOptions) -> dict[str, Any]:
+def compose(loaded: SearchIndex, question: str, query: str, ranked: list[_Scored], opts: AnswerOptions) -> dict[str, Any]:
     """Pick the cited sentences (or abstain) and write the answer text."""
     top = ranked[: opts.evidence]
     abstained = not top or top[0].score < opts.min_score
     cited: list[_Scored] = []
     if not abstained:
+        vecs = dict(zip((s.sentence for s in top), loaded.sentence_vectors(np.array([s.sentence for s in top], np.int64))))
         for cand in top:
             if len(cited) >= opts.max_citations or cand.score < opts.relative_cutoff * top[0].score:
                 break
-            vecs = loaded.sentence_vectors
             if all(float(vecs[cand.sentence] @ vecs[c.sentence]) < NEAR_DUPLICATE for c in cited):
                 cited.append(cand)
     numbers = {c.sentence: n for n, c in enumerate(cited, 1)}
@@ -123,9 +121,8 @@ def compose(loaded: Loaded, question: str, query: str, ranked: list[_Scored], op
     }
 
 
-def _citation(loaded: Loaded, scored: _Scored, n: int) -> Citation:
-    row, start, end = (int(x) for x in loaded.data.sentences[scored.sentence])
-    doc = loaded.data.docs[row]
+def _citation(loaded: SearchIndex, scored: _Scored, n: int) -> Citation:
+    doc, start, end = loaded.sentence_span(scored.sentence)
     return Citation(
         n, doc.text[start:end], doc.id, doc.title, doc.url or doc.source, doc.date, start, end, round(scored.score, 4)
     )

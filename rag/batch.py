@@ -100,8 +100,9 @@ def _item(place: str, n: int, record: Any) -> BatchItem:
     return BatchItem(place, n, record[name])
 
 
-def run_batch(path: str | Path, index_dir: str | Path, mode: str = "hybrid") -> int:
-    """Answer every question of ``path``, printing one JSON record per question in order.
+def run_batch(path: str | Path, index_dir: str | Path, mode: str = "hybrid", store: str = "auto") -> int:
+    """Answer every question of ``path``, printing one JSON record per question in order
+    (``mode``, ``store``: as for :func:`rag.answer`).
 
     Returns 0 when every question was answered (an abstention is an answer), 1 when some line
     got an error record. Index and model problems (not the line's fault) still raise.
@@ -114,7 +115,12 @@ def run_batch(path: str | Path, index_dir: str | Path, mode: str = "hybrid") -> 
         error = item.error
         if not error:
             try:
-                _print({item.place: item.number, **answer(item.question or "", index_dir=index_dir, mode=mode).to_dict()})
+                _print(
+                    {
+                        item.place: item.number,
+                        **answer(item.question or "", index_dir=index_dir, mode=mode, store=store).to_dict(),
+                    }
+                )
                 continue
             except InputError as err:
                 error = f"{item.place} {item.number}: {' '.join(str(err).split())}"

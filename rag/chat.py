@@ -55,7 +55,7 @@ def _open(index_dir: str | Path) -> str:
     started = time.perf_counter()
     loaded = open_index(index_dir)
     loaded.embedder.load()
-    documents = len(loaded.data.docs)
+    documents = len(loaded.documents())
     return (
         f"rag chat: {documents} document{'s' if documents != 1 else ''} in {os.path.abspath(index_dir)} "
         f"(ready in {time.perf_counter() - started:.1f} s). Ask a question; /help lists the commands, Ctrl-D leaves."

@@ -21,6 +21,10 @@ from .settings import MODES, BuildOptions
 
 BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "data"
 MAX_THREADS = 256
+STORE_HELP = (
+    "where vectors and BM25 live: embedded (files in the index folder), milvus-lite:PATH.db or milvus://HOST:PORT "
+    "(default: the store the index uses; embedded for a new index). Another store moves the index there."
+)
 """More model threads than this is a typo (torch crashes on 100000)."""
 
 
@@ -144,6 +148,10 @@ def _parser() -> argparse.ArgumentParser:
 
     for p in (build, add, remove, listing, ask, chat, ev, status, serve):
         p.add_argument("--index", default=default_index, help=f"index folder (default {default_index}; env RAG_INDEX)")
+        if p in (build, add, remove):
+            p.add_argument("--store", default="auto", help=STORE_HELP)
+        elif p in (ask, ev):
+            p.add_argument("--store", default="auto", help="the index's store at another address (same kind; default: as built)")
         # Also after the subcommand; SUPPRESS keeps a value given before it (or RAG_THREADS) when absent here.
         p.add_argument("--threads", default=argparse.SUPPRESS, help=threads_help)
         if p not in (chat, ev, serve):
@@ -158,7 +166,7 @@ def _print_json(obj: Any) -> None:
 def cmd_build(args: argparse.Namespace) -> int:
     from .manage import build_index
 
-    options: dict[str, Any] = {"progress": not args.json}
+    options: dict[str, Any] = {"progress": not args.json, "store": args.store}
     for name in ("chunk_tokens", "overlap_tokens", "model"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
@@ -170,13 +178,13 @@ def cmd_add(args: argparse.Namespace) -> int:
     from .manage import add_documents, add_sources
 
     add = add_documents if args.copy else add_sources
-    return _print_report(add(args.paths, args.index, progress=not args.json), args.json)
+    return _print_report(add(args.paths, args.index, progress=not args.json, store=args.store), args.json)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
     from .manage import remove_document
 
-    return _print_report(remove_document(args.target, args.index, progress=not args.json), args.json)
+    return _print_report(remove_document(args.target, args.index, progress=not args.json, store=args.store), args.json)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -214,10 +222,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.batch:
         from .batch import run_batch
 
-        return run_batch(args.batch, args.index, args.mode)
+        return run_batch(args.batch, args.index, args.mode, store=args.store)
     if args.question is None:
         raise InputError("give a question, or --batch FILE")
-    result = answer(args.question, index_dir=args.index, mode=args.mode)
+    result = answer(args.question, index_dir=args.index, mode=args.mode, store=args.store)
     if args.json:
         _print_json(result.to_dict())
         return 0
@@ -241,7 +249,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     def warn(message: str) -> None:  # as soon as it is known, not after minutes of scoring
         print(f"rag: warning: {message}", file=sys.stderr, flush=True)
 
-    _print_json(evaluate(args.gold, args.index, mode=args.mode, limit=args.limit, on_warning=warn))
+    _print_json(evaluate(args.gold, args.index, mode=args.mode, limit=args.limit, on_warning=warn, store=args.store))
     return 0
 
 

@@ -63,3 +63,9 @@ class BuildError(RagError):
     """A build failed (e.g. disk full, folder not writable); the previous index is untouched."""
 
     exit_code = 5
+
+
+class StoreError(RagError):
+    """The index's vector/BM25 store (a Milvus server) cannot be reached or refused an operation."""
+
+    exit_code = 6

@@ -49,28 +49,30 @@ def evaluate(
     mode: str = "hybrid",
     limit: int | None = None,
     on_warning: Callable[[str], None] | None = None,
+    store: str = "auto",
 ) -> dict[str, Any]:
     """Metrics for the gold file at ``path`` (format detected from its records), with a
-    ``warnings`` list; ``on_warning`` is also called with each one before scoring starts."""
+    ``warnings`` list; ``on_warning`` is also called with each one before scoring starts;
+    ``store`` as for :func:`rag.answer`."""
     gold = load_gold(path)[:limit]
-    warnings = gold_warnings(gold, index_dir)
+    warnings = gold_warnings(gold, index_dir, store)
     for warning in warnings:
         if on_warning:
             on_warning(warning)
     if gold and "evidence_list" in gold[0]:
-        metrics = multihop_metrics(gold, index_dir, mode)
+        metrics = multihop_metrics(gold, index_dir, mode, store)
     else:
-        metrics = article_metrics(gold, index_dir, mode)
+        metrics = article_metrics(gold, index_dir, mode, store)
     return {**metrics, "warnings": warnings}
 
 
-def gold_warnings(gold: list[dict[str, Any]], index_dir: str | Path) -> list[str]:
+def gold_warnings(gold: list[dict[str, Any]], index_dir: str | Path, store: str = "auto") -> list[str]:
     """Why the scores would mean nothing: the index holds none of the documents the gold comes from.
 
     MultiHop-RAG evidence is matched to indexed documents by url, else by title; article-format
     gold by its substrings occurring in an indexed document's text.
     """
-    docs = open_index(index_dir).data.docs
+    docs = open_index(index_dir, store_option=store).documents()
     where = os.path.abspath(index_dir)
     evidence = [e for g in gold for e in g.get("evidence_list", []) if isinstance(e, dict)]
     if evidence:
@@ -92,13 +94,15 @@ def gold_warnings(gold: list[dict[str, Any]], index_dir: str | Path) -> list[str
     return []
 
 
-def article_metrics(gold: list[dict[str, Any]], index_dir: str | Path, mode: str = "hybrid") -> dict[str, Any]:
+def article_metrics(
+    gold: list[dict[str, Any]], index_dir: str | Path, mode: str = "hybrid", store: str = "auto"
+) -> dict[str, Any]:
     answerable = [g for g in gold if g.get("gold")]
     off_topic = [g for g in gold if not g.get("gold")]
     p1 = r3 = false_abstentions = abstained = 0
     failures = []
     for g in answerable:
-        a = answer(g["q"], index_dir=index_dir, mode=mode)
+        a = answer(g["q"], index_dir=index_dir, mode=mode, store=store)
         hits = [any(s in c.text for s in g["gold"]) for c in a.citations[:3]]
         p1 += bool(hits[:1] and hits[0])
         r3 += any(hits)
@@ -106,7 +110,7 @@ def article_metrics(gold: list[dict[str, Any]], index_dir: str | Path, mode: str
         if not (hits[:1] and hits[0]):
             failures.append(g["q"])
     for g in off_topic:
-        abstained += answer(g["q"], index_dir=index_dir, mode=mode).abstained
+        abstained += answer(g["q"], index_dir=index_dir, mode=mode, store=store).abstained
     n = max(len(answerable), 1)
     return {
         "questions": len(gold),
@@ -137,7 +141,9 @@ def ranking_scores(found: np.ndarray) -> tuple[float, float, float]:
     return float(top.any(axis=1).mean()), float(top[:, :4].any(axis=1).mean()), 1 / (int(first[0]) + 1) if len(first) else 0.0
 
 
-def multihop_metrics(queries: list[dict[str, Any]], index_dir: str | Path, mode: str = "hybrid") -> dict[str, Any]:
+def multihop_metrics(
+    queries: list[dict[str, Any]], index_dir: str | Path, mode: str = "hybrid", store: str = "auto"
+) -> dict[str, Any]:
     hits10 = hits4 = mrr = 0.0
     scored = nulls = null_abstained = 0
     started = time.perf_counter()
@@ -146,9 +152,9 @@ def multihop_metrics(queries: list[dict[str, Any]], index_dir: str | Path, mode:
         if not facts:
             nulls += 1
             if mode == "hybrid":
-                null_abstained += answer(q["query"], index_dir=index_dir).abstained
+                null_abstained += answer(q["query"], index_dir=index_dir, store=store).abstained
             continue
-        chunks = [h.text for h in retrieve(q["query"], k=10, index_dir=index_dir, mode=mode)]
+        chunks = [h.text for h in retrieve(q["query"], k=10, index_dir=index_dir, mode=mode, store=store)]
         h10, h4, rr = ranking_scores(np.array([[fact_found(f, c) for c in chunks] for f in facts], bool))
         hits10, hits4, mrr = hits10 + h10, hits4 + h4, mrr + rr
         scored += 1

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from . import store, uploads
+from . import store, stores, uploads
 from .build import write_index
 from .documents import read_file
 from .errors import DocumentError, EmptyIndexError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, InputError
@@ -315,6 +315,7 @@ def index_status(index_dir: str | Path = "index", verify: bool = False) -> dict[
     return {
         "index": str(Path(index_dir).resolve()),
         "model": manifest["model"]["name"],
+        "store": str(stores.spec_of(manifest)),
         **manifest["counts"],
         "sources": list(sources.paths),
         "uploads": len(sources.uploads),

