@@ -8,10 +8,10 @@ A change that fails leaves the index and ``uploads/`` exactly as before; a chang
 half-way is rolled back by the next one (or by ``rag serve`` at start), which says so.
 
 >>> import rag.manage as m                                      # doctest: +SKIP
->>> m.build_index(["docs"], "idx")                              # remembers docs/
->>> m.add_sources(["more/notes.md"], "idx")                     # rag add
->>> m.add_documents(["/tmp/upload/R&D plan.txt"], "idx")        # a copy kept in idx/uploads
->>> m.remove_document("R&D plan.txt", "idx")                    # rag remove (name, path or id)
+>>> m.build_index(["docs"], "idx")                              # remembers docs/  # doctest: +SKIP
+>>> m.add_sources(["more/notes.md"], "idx")                     # rag add  # doctest: +SKIP
+>>> m.add_documents(["/tmp/upload/R&D plan.txt"], "idx")        # a copy kept in idx/uploads  # doctest: +SKIP
+>>> m.remove_document("R&D plan.txt", "idx")                    # rag remove (name, path or id)  # doctest: +SKIP
 """
 
 from __future__ import annotations
