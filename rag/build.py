@@ -99,8 +99,9 @@ def _unchanged(old: store.IndexData | None, settings: dict[str, Any], sources: S
 
 
 Progress = Callable[[float, str], None]
-EMBED_SLICE = 256
-"""Embedding windows per progress report (sorted by length first, so batches stay compact)."""
+EMBED_SLICE = 64
+"""Embedding windows per progress report (sorted by length first, so batches stay compact): two
+batches of the model, so the UI's progress bar moves every second or two on a large upload."""
 
 
 def _tell(on_progress: Progress | None, fraction: float, message: str) -> None:
