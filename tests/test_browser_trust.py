@@ -219,13 +219,18 @@ def test_contrast_focus_settings_and_long_questions(server: str, browser) -> Non
         a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3] for i, a in enumerate(boxes) for b in boxes[i + 1 :]
     )
     assert page.locator("#chat button[aria-label='Clear']").is_hidden()
+    # A copied question is the question as typed, not its HTML.
+    _ask(page, 'What did "R&D <weapons>" tests show?')
+    page.locator("#chat .user").last.hover()
+    page.locator("#chat .message-buttons-right button[aria-label='Copy message']").last.click()
+    assert page.evaluate("navigator.clipboard.readText()") == 'What did "R&D <weapons>" tests show?'
     # A pasted question over 2000 characters is not cut silently: the user is told, and the cut one is shown.
     long = " ".join(["Who did Kim Jong Un meet in Russia and what did they discuss?"] * 40)
     page.locator("#question textarea").fill(long)
     assert len(page.locator("#question textarea").input_value()) == len(long)
     page.locator("#ask").click()
     page.get_by_text("only its first 2000 characters are asked").first.wait_for(timeout=TIMEOUT_MS)
-    page.wait_for_function("() => document.querySelectorAll('#chat .bot').length === 2", timeout=TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelectorAll('#chat .bot').length === 3", timeout=TIMEOUT_MS)
     assert len(page.locator("#chat .user").last.inner_text()) == 2000
     page.context.close()
 

@@ -97,8 +97,12 @@ def build_app(index_dir: str | Path = "index") -> gr.Blocks:
             with gr.Tab("Documents", id="documents") as documents_tab:
                 status, table, choice = _documents_tab(index)
         view_outputs = [status, table, choice]
-        demo.load(lambda: handlers.documents_view(index), None, view_outputs, api_visibility="private")
-        documents_tab.select(lambda: handlers.documents_view(index), None, view_outputs, api_visibility="private")
+
+        def _show_documents() -> Any:
+            return handlers.documents_view(index)
+
+        demo.load(_show_documents, None, view_outputs, api_visibility="private")
+        documents_tab.select(_show_documents, None, view_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=64)
     security.refuse_url_files(demo.blocks.values())
     return demo
@@ -139,7 +143,10 @@ def _chat_tab(index: str, demo: gr.Blocks) -> None:
     )  # fmt: skip
     for clear in (new.click, chat.clear):  # the chat's own trash button (hidden by style.CSS) would too
         clear(handlers.clear_chat, None, [chat, sources, turns, pending], queue=False, api_visibility="private")
-    demo.load(lambda t: handlers.restore(t, index), [turns], [chat, sources, turns], api_visibility="private")
+    def _restore(t: Any) -> Any:
+        return handlers.restore(t, index)
+
+    demo.load(_restore, [turns], [chat, sources, turns], api_visibility="private")
 
 
 def _chatbot() -> gr.Chatbot:
@@ -199,10 +206,10 @@ def _documents_tab(index: str) -> tuple[gr.HTML, gr.HTML, gr.Dropdown]:
         _received, [files], [files, status, accepted], concurrency_limit=None, show_progress="hidden", api_visibility="private"
     ).then(_upload, [accepted], [files, status, table, choice], **write, **one_bar)  # type: ignore[arg-type]
     remove.click(_remove, [choice], [status, table, choice], js=CONFIRM_REMOVE_JS, **write, **one_bar)  # type: ignore[arg-type]
-    choice.change(
-        lambda doc: gr.Button(interactive=bool(doc)), [choice], [remove], queue=False, show_progress="hidden",
-        api_visibility="private",
-    )  # fmt: skip
+    def _removable(doc: str | None) -> Any:
+        return gr.Button(interactive=bool(doc))
+
+    choice.change(_removable, [choice], [remove], queue=False, show_progress="hidden", api_visibility="private")
     return status, table, choice
 
 
