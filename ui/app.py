@@ -143,6 +143,7 @@ def _chat_tab(index: str, demo: gr.Blocks) -> None:
     )  # fmt: skip
     for clear in (new.click, chat.clear):  # the chat's own trash button (hidden by style.CSS) would too
         clear(handlers.clear_chat, None, [chat, sources, turns, pending], queue=False, api_visibility="private")
+
     def _restore(t: Any) -> Any:
         return handlers.restore(t, index)
 
@@ -206,6 +207,7 @@ def _documents_tab(index: str) -> tuple[gr.HTML, gr.HTML, gr.Dropdown]:
         _received, [files], [files, status, accepted], concurrency_limit=None, show_progress="hidden", api_visibility="private"
     ).then(_upload, [accepted], [files, status, table, choice], **write, **one_bar)  # type: ignore[arg-type]
     remove.click(_remove, [choice], [status, table, choice], js=CONFIRM_REMOVE_JS, **write, **one_bar)  # type: ignore[arg-type]
+
     def _removable(doc: str | None) -> Any:
         return gr.Button(interactive=bool(doc))
 

@@ -11,7 +11,7 @@ CSS = """
 #intro h1 { font-size: 1.5rem; margin: 0.2rem 0 0.3rem; }
 #intro p { margin: 0 0 0.4rem; color: var(--body-text-color-subdued); max-width: 62rem; }
 #intro .intro-short { display: none; }
-#theme-toggle { border: 1px solid var(--border-color-primary); border-radius: 999px; padding: 0.25rem 0.75rem;
+#theme-toggle { white-space: nowrap; border: 1px solid var(--border-color-primary); border-radius: 999px; padding: 0.25rem 0.75rem;
   background: var(--background-fill-primary); color: var(--body-text-color); cursor: pointer; font-size: 0.9rem; }
 #theme-toggle:focus-visible, #ask:focus-visible, #new-conversation:focus-visible, #remove:focus-visible,
 a.cite-n:focus-visible, a.to-sources:focus-visible, a.to-answer:focus-visible {
@@ -34,7 +34,9 @@ body.dark .to-dark, body:not(.dark) .to-light { display: none; }
 a.to-answer, a.to-sources { font-size: 0.85em; color: var(--link-text-color, #1d4ed8); }
 .answer-foot { margin-top: 0.35rem; }
 .src-doc { margin-bottom: 0.8rem; }
+.src-doc-head { margin-bottom: 0.5rem; }
 .src-doc-head .src-title { font-weight: 600; }
+.src-doc-head .src-meta { margin-bottom: 0; }
 .src-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0.6rem 0.8rem;
   margin-bottom: 0.6rem; background: var(--background-fill-secondary); scroll-margin: 1rem; }
 .src-card.closest { border-style: dashed; }
@@ -72,14 +74,15 @@ a.cite-n:hover { text-decoration: underline; }
 .index-note.index-refused { border-left: 4px solid #b91c1c; background: rgba(185, 28, 28, 0.10); }
 .index-note.index-waiting { border-left: 4px solid #2563eb; background: rgba(37, 99, 235, 0.10); }
 .doc-table-wrap { max-height: 420px; overflow: auto; border: 1px solid var(--border-color-primary); border-radius: 8px; }
-table.doc-table { width: 100%; border-collapse: collapse; font-size: 0.92rem; }
+table.doc-table { width: 100%; border-collapse: collapse; font-size: 0.92rem; border: 0; margin: 0; }
 .doc-table caption { text-align: left; font-weight: 600; padding: 0.5rem 0.7rem; }
-.doc-table th, .doc-table td { text-align: left; padding: 0.4rem 0.7rem; border-top: 1px solid var(--border-color-primary);
-  vertical-align: top; }
+.doc-table th, .doc-table td { text-align: left; padding: 0.4rem 0.7rem; border: 0;
+  border-top: 1px solid var(--border-color-primary); vertical-align: top; }
+.doc-table thead, .doc-table tbody, .doc-table tr { border: 0; margin: 0; }
 .doc-table thead th { font-weight: 600; background: var(--background-fill-secondary); }
 .doc-table tbody th { font-weight: 600; }
 .doc-table .col-date, .doc-table .col-chunks, .doc-table .col-sentences { white-space: nowrap; }
-.doc-table .col-source { overflow-wrap: anywhere; color: var(--body-text-color-subdued); }
+.doc-table td.col-source { overflow-wrap: anywhere; color: var(--body-text-color-subdued); }
 .doc-table-empty { padding: 0.7rem; color: var(--body-text-color-subdued); }
 @media (max-width: 700px) {
   #intro .intro-long { display: none; }
@@ -88,9 +91,11 @@ table.doc-table { width: 100%; border-collapse: collapse; font-size: 0.92rem; }
   #chat { height: 52vh !important; max-height: 52vh; }
   #sources-column { position: static; max-height: none; overflow: visible; }
   .doc-table thead { display: none; }
-  .doc-table tr { display: block; padding: 0.45rem 0.7rem; border-top: 1px solid var(--border-color-primary); }
+  table.doc-table, .doc-table tbody, .doc-table caption { display: block; }
+  .doc-table tr { display: block; padding: 0.45rem 0.7rem; border: 0; border-top: 1px solid var(--border-color-primary); }
   .doc-table th, .doc-table td { display: inline; padding: 0; border: none; }
   .doc-table tbody th { display: block; }
+  .doc-table td.col-chunks, .doc-table td.col-sentences { white-space: normal; }
   .doc-table td + td::before { content: " · "; }
   .doc-table td.col-chunks::after, .doc-table td.col-sentences::after { content: " " attr(data-label); }
   .doc-table td.col-source { display: block; font-size: 0.85em; }
