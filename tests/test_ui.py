@@ -19,7 +19,7 @@ from rag.answer import answer
 from rag.documents import make_document
 from rag.errors import ConfigError
 from rag.records import Answer, Citation, Document
-from ui import conversation, handlers, render
+from ui import asking, conversation, handlers, render
 from ui.app import build_app, is_loopback, launch_auth
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,9 +151,9 @@ def test_abstention_looks_different_and_shows_closest_passages(article_index: Pa
 
 
 def test_follow_up_uses_the_earlier_question_as_history(article_index: Path) -> None:
-    chat, sources, turns = handlers.respond("Did Kim Jong Un visit Russia?", [], [], article_index)
-    _, pending = handlers.queue_question("Who did he meet there?", chat)[1:]
-    chat, sources, turns = handlers.respond(pending, chat, turns, article_index)
+    chat, sources, turns = asking.respond("Did Kim Jong Un visit Russia?", [], [], article_index)
+    _, pending = asking.queue_question("Who did he meet there?", chat)[1:]
+    chat, sources, turns = asking.respond(pending, chat, turns, article_index)
     assert [t["question"] for t in turns] == ["Did Kim Jong Un visit Russia?", "Who did he meet there?"]
     assert "Vladimir Putin" in chat[-1]["content"] and "Vladimir Putin" in sources
     # each answer keeps its own sources: two sections, the last one shown
@@ -165,16 +165,14 @@ def test_follow_up_uses_the_earlier_question_as_history(article_index: Path) -> 
 
 def test_blank_question_is_a_notice_and_nothing_is_asked() -> None:
     with pytest.warns(UserWarning, match="Type a question first"):
-        box, chat, pending = handlers.queue_question("   ", [])
+        box, chat, pending = asking.queue_question("   ", [])
     assert pending == "" and chat == [] and box == {"__type__": "update"}
-    assert handlers.respond("", [], [], "unused") == ({"__type__": "update"},) * 3
+    assert asking.respond("", [], [], "unused") == ({"__type__": "update"},) * 3
 
 
 def test_missing_index_is_a_one_line_notice_in_the_chat(tmp_path: Path) -> None:
     with pytest.warns(UserWarning) as caught:
-        chat, _, turns = handlers.respond(
-            "What happened?", [{"role": "user", "content": "What happened?"}], [], tmp_path / "none"
-        )
+        chat, _, turns = asking.respond("What happened?", [{"role": "user", "content": "What happened?"}], [], tmp_path / "none")
     message = str(caught[0].message)
     assert message.startswith("No index at") and "\n" not in message and "Traceback" not in message
     assert chat[-1]["role"] == "assistant" and 'class="chat-error"' in chat[-1]["content"]
@@ -297,15 +295,15 @@ def test_serve_refuses_an_open_host_without_credentials(monkeypatch: pytest.Monk
 def test_a_stored_conversation_comes_back_and_bad_storage_is_ignored(article_index: Path) -> None:
     chat, sources, turns = [], "", []
     for question in ("Who did Kim Jong Un meet in Russia?", "What is the tallest mountain in Africa?"):
-        _, chat, pending = handlers.queue_question(question, chat)
-        chat, sources, turns = handlers.respond(pending, chat, turns, article_index)
+        _, chat, pending = asking.queue_question(question, chat)
+        chat, sources, turns = asking.respond(pending, chat, turns, article_index)
     stored = json.loads(json.dumps(turns))  # as the browser keeps it
-    again, panel, kept = handlers.restore(stored, article_index)
+    again, panel, kept = asking.restore(stored, article_index)
     assert again == chat and panel == sources and kept == turns
     broken = [{"question": "x"}, 5, {**stored[0], "citations": [{"n": "<b>"}]}, stored[1]]
-    again, panel, kept = handlers.restore(broken, article_index)
+    again, panel, kept = asking.restore(broken, article_index)
     assert kept == [stored[1]] and [m["content"] for m in again][0] == "What is the tallest mountain in Africa?"
-    assert handlers.restore("not a list", article_index) == ([], conversation.empty_sources_html(), [])
+    assert asking.restore("not a list", article_index) == ([], conversation.empty_sources_html(), [])
 
 
 def test_copy_text_is_plain_with_markers_and_numbered_sources(script_doc: Document) -> None:
@@ -328,7 +326,7 @@ def test_copy_text_is_plain_with_markers_and_numbered_sources(script_doc: Docume
 def test_a_long_question_is_cut_with_a_notice_and_only_the_cut_one_is_kept() -> None:
     huge = "word " * 1_000_000  # 5 MB pasted
     with pytest.warns(UserWarning, match="only its first 2000 characters are asked"):
-        box, chat, pending = handlers.queue_question(huge, [])
+        box, chat, pending = asking.queue_question(huge, [])
     assert len(pending) == 1999 and pending == ("word " * 400)[:1999] and chat[-1]["content"] == pending
 
 

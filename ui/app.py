@@ -28,7 +28,7 @@ from starlette.middleware import Middleware  # noqa: E402
 
 from rag.errors import ConfigError  # noqa: E402
 
-from . import conversation, handlers, render, security  # noqa: E402
+from . import asking, conversation, handlers, render, security  # noqa: E402
 from .login import MIN_PASSWORD_CHARS, Credentials, LoginThrottle  # noqa: E402
 from .script import SCRIPT  # noqa: E402
 from .security import LOOPBACK_NAMES, is_loopback  # noqa: E402, F401 (both part of this module's interface)
@@ -132,20 +132,20 @@ def _chat_tab(index: str, demo: gr.Blocks) -> None:
     turns = gr.BrowserState([], storage_key=CONVERSATION_KEY)
 
     def _respond(p: str, c: Any, t: Any, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 (Gradio injects it)
-        return handlers.respond(p, c, t, index, progress)
+        return asking.respond(p, c, t, index, progress)
 
     gr.on(
-        [box.submit, ask.click], handlers.queue_question, [box, chat], [box, chat, pending],
+        [box.submit, ask.click], asking.queue_question, [box, chat], [box, chat, pending],
         concurrency_limit=None, show_progress="hidden", api_visibility="private",
     ).then(
         _respond, [pending, chat, turns], [chat, sources, turns],
         concurrency_id="answers", show_progress="full", show_progress_on=[sources], api_visibility="private",
     )  # fmt: skip
     for clear in (new.click, chat.clear):  # the chat's own trash button (hidden by style.CSS) would too
-        clear(handlers.clear_chat, None, [chat, sources, turns, pending], queue=False, api_visibility="private")
+        clear(asking.clear_chat, None, [chat, sources, turns, pending], queue=False, api_visibility="private")
 
     def _restore(t: Any) -> Any:
-        return handlers.restore(t, index)
+        return asking.restore(t, index)
 
     demo.load(_restore, [turns], [chat, sources, turns], api_visibility="private")
 
