@@ -115,8 +115,9 @@ def _unchanged(old: store.IndexData | None, settings: dict[str, Any], sources: S
 
 
 Progress = Callable[[float, str], None]
-EMBED_SLICE = 256
-"""Embedding windows per progress report (sorted by length first, so batches stay compact)."""
+EMBED_SLICE = 32
+"""Embedding windows per progress report (sorted by length first, so batches stay compact): one
+batch of the model, so the UI's progress bar moves every few seconds on a large upload."""
 
 
 def _tell(on_progress: Progress | None, fraction: float, message: str) -> None:
@@ -322,6 +323,7 @@ def _embed_windows(emb: Embedder, texts: list[str], spans: list[list[tuple[int, 
     """Sentence vectors of every window, embedded in slices so progress can be reported."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out: list[np.ndarray] = [np.zeros(0)] * len(texts)
+    report(0.0, f"embedding passages: 0 of {len(order)}")  # splitting is over: say what runs now
     for start in range(0, len(order), EMBED_SLICE):
         part = order[start : start + EMBED_SLICE]
         _, vecs = emb.embed_spans([texts[i] for i in part], [spans[i] for i in part])

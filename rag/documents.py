@@ -46,7 +46,7 @@ def make_document(
     ``markup`` (one of :data:`rag.structure.MARKUPS`, "" for none) says how to find headings and
     list markers, unless ``layout`` gives them; "markdown" and "text" also read front matter or
     ``Title:``/``Date:`` header lines. The title is ``title``, else the header's, else the heading
-    that opens the body, else the file name.
+    that opens the body, else (plain text) a first line that reads as a headline, else the file name.
 
     >>> make_document("a.txt", "date 2024-01-01 Hello.").date
     '2024-01-01'
@@ -66,7 +66,10 @@ def make_document(
     if not text[body_start:].strip():
         raise DocumentError(f"{key}: document is empty")
     found = layout or structure.layout(text, body_start, markup)
-    title = title or structure.top_title(text, body_start, found.headings) or _title_from_key(key)
+    title = title or structure.top_title(text, body_start, found.headings)
+    if not title and markup == "text":  # a .txt whose first line is its headline
+        title = structure.headline(text, body_start)
+    title = title or _title_from_key(key)
     clean = {k: storable(str(v or "")) for k, v in meta.items()}
     doc_id = document_id(text, title=title, date=date, **clean)
     return Document(

@@ -38,7 +38,7 @@ from .uploads import safe_name
 MAX_UPLOAD_BYTES = UploadLimits.max_file_bytes
 __all__ = [
     "UPLOADS", "MAX_UPLOAD_BYTES", "add_documents", "add_sources", "build_index", "index_status", "list_documents",
-    "recover", "remove_document", "safe_name",
+    "recover", "remove_document", "safe_name", "screen_uploads",
 ]  # fmt: skip
 
 Decide = Callable[[Sources | None], tuple[Sources, list[Upload]]]
@@ -256,6 +256,22 @@ def _legacy_excluded(index_path: Path) -> list[str]:
     except (OSError, ValueError):
         return []
     return [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else []
+
+
+def screen_uploads(files: Iterable[str | Path], limits: UploadLimits | None = None) -> tuple[list[Path], list[str]]:
+    """The files :func:`add_documents` would take one at a time, and a one-line reason for each
+    one it would refuse (so a batch can index its good files and report the bad ones)."""
+    limits = limits or UploadLimits()
+    good: list[Path] = []
+    refused: list[str] = []
+    for f in files:
+        try:
+            _check_uploads([Path(f)], limits)
+        except DocumentError as err:
+            refused.append(str(err))
+        else:
+            good.append(Path(f))
+    return good, refused
 
 
 def _check_uploads(files: list[Path], limits: UploadLimits) -> list[tuple[Path, str, str]]:

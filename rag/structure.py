@@ -273,6 +273,20 @@ def top_title(text: str, body_start: int, headings: tuple[Heading, ...]) -> str:
     return ""
 
 
+def headline(text: str, start: int) -> str:
+    """The first line of ``text[start:]`` when it reads as a headline (:func:`title_like`) and
+    running text follows it on the next lines, else "" (a plain-text file titled on its first line).
+
+    >>> headline("Zorblat lighthouse\\nIt was built in 1887 on Kelp Island.", 0)
+    'Zorblat lighthouse'
+    >>> headline("It was built in 1887.\\nOn Kelp Island.", 0)
+    ''
+    """
+    body = text[start:].lstrip()
+    first, _, rest = body.partition("\n")
+    return " ".join(first.split()) if rest.strip() and title_like(first) else ""
+
+
 # --- HTML -----------------------------------------------------------------------------------
 
 

@@ -74,11 +74,11 @@ def test_cli_answers_a_question_without_terms(article_index, capsys) -> None:
 
 
 def test_ui_replies_to_a_first_question_without_terms(article_index) -> None:
-    from ui import handlers
+    from ui import asking
 
-    chat, sources, questions = handlers.respond("Why?", [], [], article_index)
-    assert chat[-1]["role"] == "assistant" and f"{ABSTAIN_TEXT} The closest passages" in chat[-1]["content"]
-    assert "Closest passages, not an answer" in sources and questions == ["Why?"]
+    chat, sources, turns = asking.respond("Why?", [], [], article_index)
+    assert chat[-1]["role"] == "assistant" and f"{ABSTAIN_TEXT} No passage answers it" in chat[-1]["content"]
+    assert "Possible answer: the closest passages" in sources and [t["question"] for t in turns] == ["Why?"]
 
 
 # --- 2. lone surrogates ---------------------------------------------------------------------------

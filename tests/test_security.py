@@ -16,7 +16,7 @@ from rag import manage, store
 from rag.cli import _parser
 from rag.errors import ConfigError, IndexCorruptError
 from rag.store import load
-from ui import app, handlers, render
+from ui import app, asking, handlers, render
 
 from .helpers import copy_index
 
@@ -161,13 +161,13 @@ def test_script_in_a_document_is_escaped_in_chat_sources_and_listing(tmp_path: P
     doc = tmp_path / "zorblat.md"
     doc.write_text(SCRIPT_DOC, "utf-8")
     manage.add_documents([doc], idx, embedder=real_embedder, progress=False)
-    chat, sources, _ = handlers.respond("What did the keeper scratch into the lighthouse door?", [], [], idx)
+    chat, sources, _ = asking.respond("What did the keeper scratch into the lighthouse door?", [], [], idx)
     answer_html = chat[-1]["content"]
     for html in (answer_html, sources):
         assert "<script>" not in html and "<img" not in html and 'onerror="' not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in answer_html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in sources and "Zorblat &lt;script&gt;" in sources
-    status, rows, _ = handlers.documents_view(idx)
-    assert "<script>" not in status
-    assert any(r[0] == "Zorblat <script>alert('title')</script> notes" for r in rows)  # a plain "str" cell, not HTML
+    status, table, _ = handlers.documents_view(idx)
+    assert "<script>" not in status and "<script>" not in table
+    assert "Zorblat &lt;script&gt;alert(&#x27;title&#x27;)&lt;/script&gt; notes" in table  # escaped, never markup
     assert render.esc("<b>") == "&lt;b&gt;"

@@ -54,7 +54,7 @@ def test_a_rebinding_host_or_a_foreign_origin_gets_nothing(index: Path, gradio_d
     with serving(index) as url, client_for(url) as client:
         port = url.rsplit(":", 1)[1]
         cached = client.post("/gradio_api/upload", files=[("files", ("note.txt", b"private note", "text/plain"))]).json()[0]
-        load = fn_index(client, "lambda")
+        load = fn_index(client, "_show_documents")
         body = {"data": [], "fn_index": load, "session_hash": "s1", "trigger_id": None, "event_data": None}
         requests = [
             ("GET", "/", None),

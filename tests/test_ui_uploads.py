@@ -226,8 +226,8 @@ def test_a_refused_upload_is_noted_under_the_status(index: Path, tmp_path: Path)
         box, status, rows, _ = handlers.upload([str(bad)], index, max_total_bytes=app.MAX_UPLOAD_TOTAL)
     note = "Not indexed. &#x27;notes.exe&#x27;: unsupported upload; use .htm, .html, .json, .jsonl, .markdown, .md, .pdf, .txt"
     assert str(caught[0].message) == note.removeprefix("Not indexed. ")  # the toast says the same
-    assert f'<div class="index-note index-refused">{note}</div>' in status
-    assert box == {"__type__": "update"} and len(rows) == 1 and "<b>1</b> document" in status
+    assert f'<div class="index-note index-refused">{note}.</div>' in status
+    assert box is None and rows.count('<th scope="row"') == 1 and "<b>1</b> document" in status
     (gradio_dir := tmp_path / "gradio" / "ab12").mkdir(parents=True)
     (gradio_dir / "empty.txt").write_text("", "utf-8")
     with pytest.warns(UserWarning, match=r"^empty\.txt: "):  # the file's name, not the server's folder

@@ -28,8 +28,9 @@ from starlette.middleware import Middleware  # noqa: E402
 
 from rag.errors import ConfigError  # noqa: E402
 
-from . import handlers, render, security  # noqa: E402
+from . import asking, conversation, handlers, render, security  # noqa: E402
 from .login import MIN_PASSWORD_CHARS, Credentials, LoginThrottle  # noqa: E402
+from .script import SCRIPT  # noqa: E402
 from .security import LOOPBACK_NAMES, is_loopback  # noqa: E402, F401 (both part of this module's interface)
 from .style import CSS  # noqa: E402
 
@@ -57,21 +58,30 @@ EXAMPLES = [
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
 CONFIRM_REMOVE_JS = (
-    "(doc) => (doc && !window.confirm('Remove this document from the index? An uploaded copy is deleted.'))"
-    f" ? '{handlers.CANCELLED}' : doc"
+    "(doc) => (doc && window.confirm('Remove this document from the index? An uploaded copy is deleted.')) ? doc : null"
 )
+"""A cancelled removal sends no document (never a value the dropdown would reject)."""
+CONVERSATION_KEY = "rag-conversation"
+"""Where the browser keeps the conversation (``gr.BrowserState``), so a reload brings it back."""
 INTRO = (
-    f'<div id="intro"><h1>{TITLE}</h1><p>Every answer is made of sentences quoted word for word from your '
-    "documents, each followed by a <b>[n]</b> marker. <b>Sources</b> shows each quoted sentence highlighted in "
-    "its paragraph. When your documents do not answer, you are told so instead of getting a guess. "
-    "Add or remove documents in the <b>Documents</b> tab.</p></div>"
+    f'<div id="intro"><div class="intro-top"><h1>{TITLE}</h1>'
+    '<button id="theme-toggle" type="button" aria-pressed="false" title="Switch between light and dark">'
+    '<span class="to-dark">☾ Dark mode</span><span class="to-light">☀ Light mode</span></button></div>'
+    '<p class="intro-long">Every answer is made of sentences quoted word for word from your '
+    "documents, each followed by a <b>[n]</b> marker: point at it to see the sentence, click it to see it in "
+    "<b>Sources</b>, highlighted in its paragraph. When your documents do not answer, you are told so "
+    "instead of getting a guess. Add or remove documents in the <b>Documents</b> tab.</p>"
+    '<p class="intro-short">Answers quote your documents; tap <b>[n]</b> to see the source.</p></div>'
 )
 AUTH_MESSAGE = "After 5 wrong passwords in a row, each further try must wait longer (up to 5 minutes)."
 
 
 def theme() -> gr.themes.Base:
-    """The default Gradio look with system fonts only, so the page requests no web fonts."""
-    return gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
+    """The default Gradio look with system fonts only (the page requests no web fonts), and
+    secondary text dark enough to read (4.5:1 or more in light and dark mode)."""
+    return gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS).set(
+        body_text_color_subdued="*neutral_600", body_text_color_subdued_dark="*neutral_300"
+    )
 
 
 def build_app(index_dir: str | Path = "index") -> gr.Blocks:
@@ -83,82 +93,85 @@ def build_app(index_dir: str | Path = "index") -> gr.Blocks:
         gr.HTML(INTRO, js_on_load=None)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                _chat_tab(index)
+                _chat_tab(index, demo)
             with gr.Tab("Documents", id="documents") as documents_tab:
                 status, table, choice = _documents_tab(index)
         view_outputs = [status, table, choice]
-        demo.load(lambda: handlers.documents_view(index), None, view_outputs, api_visibility="private")
-        documents_tab.select(lambda: handlers.documents_view(index), None, view_outputs, api_visibility="private")
+
+        def _show_documents() -> Any:
+            return handlers.documents_view(index)
+
+        demo.load(_show_documents, None, view_outputs, api_visibility="private")
+        documents_tab.select(_show_documents, None, view_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=64)
     security.refuse_url_files(demo.blocks.values())
     return demo
 
 
-def _chat_tab(index: str) -> None:
-    """Conversation on the left, sources panel on the right; two-step asking (show, then answer)."""
-    with gr.Row(equal_height=False):
+def _chat_tab(index: str, demo: gr.Blocks) -> None:
+    """Conversation on the left, sources panel on the right (below on a phone); two-step asking
+    (show, then answer); the conversation is kept in the browser across reloads."""
+    with gr.Row(equal_height=False, elem_id="chat-row"):
         with gr.Column(scale=3):
             chat = _chatbot()
-            with gr.Row():
+            with gr.Row(elem_id="ask-row"):
                 box = gr.Textbox(
                     show_label=False,
                     placeholder="Ask a question about your documents…",
                     elem_id="question",
                     scale=5,
                     autofocus=True,
-                    max_length=2000,
-                )
+                )  # no max_length: the browser would cut a pasted question silently (queue_question says so)
                 ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=90)
+            new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
             with gr.Row():
                 gr.Examples([[q] for q in EXAMPLES], inputs=[box], label="Examples (about the bundled sample article)")
-            new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
-        with gr.Column(scale=2):
-            sources = gr.HTML(render.empty_sources_html(), elem_id="sources", js_on_load=None)
-    pending, questions = gr.State(""), gr.State([])
+        with gr.Column(scale=2, elem_id="sources-column"):
+            sources = gr.HTML(conversation.empty_sources_html(), elem_id="sources", js_on_load=None)
+    pending = gr.State("")
+    turns = gr.BrowserState([], storage_key=CONVERSATION_KEY)
 
-    def _respond(p: str, c: Any, q: Any, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 (Gradio injects it)
-        return handlers.respond(p, c, q, index, progress)
+    def _respond(p: str, c: Any, t: Any, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 (Gradio injects it)
+        return asking.respond(p, c, t, index, progress)
 
     gr.on(
-        [box.submit, ask.click], handlers.queue_question, [box, chat], [box, chat, pending],
+        [box.submit, ask.click], asking.queue_question, [box, chat], [box, chat, pending],
         concurrency_limit=None, show_progress="hidden", api_visibility="private",
     ).then(
-        _respond, [pending, chat, questions], [chat, sources, questions],
+        _respond, [pending, chat, turns], [chat, sources, turns],
         concurrency_id="answers", show_progress="full", show_progress_on=[sources], api_visibility="private",
     )  # fmt: skip
-    for clear in (new.click, chat.clear):  # the chat's own trash button must forget the history too
-        clear(handlers.clear_chat, None, [chat, sources, questions, pending], queue=False, api_visibility="private")
+    for clear in (new.click, chat.clear):  # the chat's own trash button (hidden by style.CSS) would too
+        clear(asking.clear_chat, None, [chat, sources, turns, pending], queue=False, api_visibility="private")
+
+    def _restore(t: Any) -> Any:
+        return asking.restore(t, index)
+
+    demo.load(_restore, [turns], [chat, sources, turns], api_visibility="private")
 
 
 def _chatbot() -> gr.Chatbot:
-    """The conversation: messages are escaped HTML from ui.render, so markdown, LaTeX and tags are off."""
+    """The conversation: messages are escaped HTML from ui.conversation, so markdown, LaTeX and tags are off."""
     return gr.Chatbot(
         label="Conversation",
         show_label=False,  # a floating label would cover the first message once the chat scrolls
         elem_id="chat",
         height=460,
-        render_markdown=False,  # messages are escaped HTML built in ui.render, never markdown
+        render_markdown=False,  # messages are escaped HTML built in ui.conversation, never markdown
         sanitize_html=True,
         allow_tags=False,
         latex_delimiters=[],
         feedback_options=None,
-        buttons=["copy"],
+        buttons=["copy"],  # copies plain text with [n] markers and the sources (ui.script)
         placeholder="Ask a question below. Answers quote your documents; nothing is made up.",
     )
 
 
-def _documents_tab(index: str) -> tuple[gr.HTML, gr.Dataframe, gr.Dropdown]:
-    """Index status, the document table, upload (rebuilds on upload) and removal."""
+def _documents_tab(index: str) -> tuple[gr.HTML, gr.HTML, gr.Dropdown]:
+    """Index status, the document table, upload (rebuilds on upload) and removal. Progress of a
+    rebuild is shown once, on the status line; the table stays visible."""
     status = gr.HTML(elem_id="index-status", js_on_load=None)
-    table = gr.Dataframe(
-        headers=handlers.DOC_HEADERS,
-        datatype=["str", "str", "number", "number", "str"],
-        interactive=False,
-        wrap=True,
-        label="Indexed documents",
-        elem_id="documents-table",
-        column_widths=["34%", "11%", "9%", "10%", "36%"],
-    )
+    table = gr.HTML(render.documents_table_html([]), elem_id="documents-table", js_on_load=None)
     with gr.Row(equal_height=False):
         with gr.Column():
             files = gr.File(
@@ -175,7 +188,7 @@ def _documents_tab(index: str) -> tuple[gr.HTML, gr.Dataframe, gr.Dropdown]:
                 elem_id="remove-choice",
                 interactive=True,
             )
-            remove = gr.Button("Remove document", variant="stop", elem_id="remove")
+            remove = gr.Button("Remove document", variant="stop", elem_id="remove", interactive=False)
 
     def _received(paths: Any) -> Any:
         return handlers.upload_received(paths, index, MAX_UPLOAD_TOTAL)
@@ -187,12 +200,18 @@ def _documents_tab(index: str) -> tuple[gr.HTML, gr.Dataframe, gr.Dropdown]:
         return handlers.remove(doc_id, index, progress)
 
     write = {"concurrency_limit": 1, "concurrency_id": INDEX_WRITES, "api_visibility": "private"}
+    one_bar = {"show_progress": "full", "show_progress_on": [status]}
     accepted = gr.State([])
     # First at once (size check; says when another change is running), then in the write queue.
     files.upload(
         _received, [files], [files, status, accepted], concurrency_limit=None, show_progress="hidden", api_visibility="private"
-    ).then(_upload, [accepted], [files, status, table, choice], **write)  # type: ignore[arg-type]
-    remove.click(_remove, [choice], [status, table, choice], js=CONFIRM_REMOVE_JS, **write)  # type: ignore[arg-type]
+    ).then(_upload, [accepted], [files, status, table, choice], **write, **one_bar)  # type: ignore[arg-type]
+    remove.click(_remove, [choice], [status, table, choice], js=CONFIRM_REMOVE_JS, **write, **one_bar)  # type: ignore[arg-type]
+
+    def _removable(doc: str | None) -> Any:
+        return gr.Button(interactive=bool(doc))
+
+    choice.change(_removable, [choice], [remove], queue=False, show_progress="hidden", api_visibility="private")
     return status, table, choice
 
 
@@ -249,7 +268,8 @@ def launch(
         auth=Credentials(*auth) if auth else None, auth_message=AUTH_MESSAGE if auth else None,
         app_kwargs={"middleware": [guard]}, run_history=False, num_workers=0, quiet=True,
         theme=theme(), css=CSS, ssr_mode=False, show_error=False, inbrowser=False,
-        mcp_server=False, pwa=False, enable_monitoring=False, footer_links=["gradio", "settings"],
+        mcp_server=False, pwa=False, enable_monitoring=False, js=SCRIPT,
+        footer_links=["gradio"],  # no developer Settings panel; the page has its own light/dark switch
     )  # fmt: skip
     # quiet: gradio's own banner invites `share=True`, which this app never uses; we print our line.
     if block:

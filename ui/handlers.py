@@ -1,4 +1,5 @@
-"""Event handlers of the UI: thin calls into ``rag`` plus turning results into component values.
+"""Event handlers of the UI (the Chat tab's are in :mod:`ui.asking`): thin calls into ``rag``
+plus turning results into component values.
 
 No retrieval logic lives here: questions go to :func:`rag.answer.answer`, documents to
 :mod:`rag.manage`. A :class:`rag.errors.RagError` becomes a one-line notice (a Gradio warning
@@ -25,9 +26,6 @@ from . import render
 
 log = logging.getLogger(__name__)
 
-DOC_HEADERS = ["Title", "Date", "Chunks", "Sentences", "Source"]
-CANCELLED = "__cancelled__"
-"""What the removal button's confirm dialog sends when the user says no."""
 
 _listing: dict[str, tuple[str, list[dict[str, Any]]]] = {}
 _listing_lock = threading.Lock()
@@ -56,54 +54,6 @@ def warn(err: BaseException | str) -> str:
     return message
 
 
-def _text_message(role: str, html_text: str) -> dict[str, Any]:
-    return {"role": role, "content": html_text}
-
-
-def queue_question(question: str | None, chat: list[dict[str, Any]] | None) -> tuple[Any, list[dict[str, Any]], str]:
-    """First step of asking: show the question in the chat at once and clear the box.
-
-    Returns ``(textbox value, chat, pending question)``; for a blank question the box and chat
-    are left alone, a notice is shown and the pending question is empty (nothing is answered).
-    """
-    chat = list(chat or [])
-    text = (question or "").strip()
-    if not text:
-        warn("Type a question first: ask something about your documents.")
-        return gr.skip(), chat, ""
-    return "", [*chat, _text_message("user", render.esc(text))], text
-
-
-def respond(
-    pending: str, chat: list[dict[str, Any]] | None, questions: list[str] | None, index_dir: str | Path, progress: Any = None
-) -> tuple[Any, Any, Any]:
-    """Second step: answer the pending question with the earlier questions as ``history``.
-
-    Returns ``(chat, sources panel HTML, questions)``; nothing changes when no question is pending.
-    """
-    if not pending:
-        return gr.skip(), gr.skip(), gr.skip()
-    from rag.answer import answer
-
-    _step(progress, None, "Searching your documents…")
-
-    chat, questions = list(chat or []), list(questions or [])
-    try:
-        result = answer(pending, index_dir=index_dir, history=questions)
-        sources = render.sources_html(result, documents_by_id(index_dir, {c.doc_id for c in result.evidence}))
-    except RagError as err:
-        message = warn(err)
-        return [*chat, _text_message("assistant", render.chat_error_html(message))], gr.skip(), questions
-    for note in result.notices:
-        gr.Info(render.esc(notice(note)))
-    return [*chat, _text_message("assistant", render.chat_answer_html(result))], sources, [*questions, pending]
-
-
-def clear_chat() -> tuple[list[Any], str, list[str], str]:
-    """A fresh conversation: empty chat, empty sources panel, no history, nothing pending."""
-    return [], render.empty_sources_html(), [], ""
-
-
 def documents_by_id(index_dir: str | Path, ids: Iterable[str]) -> dict[str, Document]:
     """The documents with the given ids from the loaded index (shared with ``rag.answer``'s cache).
 
@@ -128,8 +78,8 @@ def document_rows(index_dir: str | Path) -> list[dict[str, Any]]:
     return cached[1]
 
 
-def documents_view(index_dir: str | Path, note: str = "") -> tuple[str, list[list[Any]], Any]:
-    """``(status HTML, table rows, removal dropdown update)`` for the Documents tab.
+def documents_view(index_dir: str | Path, note: str = "") -> tuple[str, str, Any]:
+    """``(status HTML, documents table HTML, removal dropdown update)`` for the Documents tab.
 
     With no (readable) index the status explains why, and the table and dropdown are empty;
     ``note`` (say, why an upload was refused) is shown under the status line.
@@ -141,10 +91,11 @@ def documents_view(index_dir: str | Path, note: str = "") -> tuple[str, list[lis
         rows = document_rows(index_dir)
     except RagError as err:
         missing = render.status_html(None, _missing_index_hint(err)) + render.status_note_html(note)
-        return missing, [], gr.Dropdown(choices=[], value=None)
+        return missing, render.documents_table_html([]), gr.Dropdown(choices=[], value=None)
     table = [[r["title"], r["date"], r["chunks"], r["sentences"], _shown_source(r)] for r in rows]
     choices = [(_choice_label(r), r["id"]) for r in rows]
-    return render.status_html(status) + render.status_note_html(note), table, gr.Dropdown(choices=choices, value=None)
+    status_line = render.status_html(status) + render.status_note_html(note)
+    return status_line, render.documents_table_html(table), gr.Dropdown(choices=choices, value=None)
 
 
 def _shown_source(row: dict[str, Any]) -> str:
@@ -216,43 +167,60 @@ def upload_received(
 
 def upload(
     files: Sequence[Any] | None, index_dir: str | Path, progress: Any = None, max_total_bytes: int | None = None
-) -> tuple[Any, str, list[list[Any]], Any]:
+) -> tuple[Any, str, str, Any]:
     """Add uploaded files to the index and rebuild it; returns ``(file box, *documents_view)``.
 
-    The file box is cleared on success and kept on failure (a notice says why, also under the
-    status line). Gradio's copies of the files are deleted either way (:func:`discard_uploads`).
+    Each file is checked on its own first: the good ones of a batch are indexed, each refused
+    one is reported in one line by the name the user gave it (a notice, and under the status
+    line). Gradio's copies of the files are deleted either way (:func:`discard_uploads`).
     """
     paths = [_file_path(f) for f in files or []]
     if not paths:
         return (gr.skip(), gr.skip(), gr.skip(), gr.skip())
+    refused: list[str] = []
     try:
         with _writing(index_dir):
-            report = _add(paths, index_dir, progress, max_total_bytes)
+            good, refused = _screen(paths, max_total_bytes)
+            report = _add(good, index_dir, progress) if good else None
     except RagError as err:
-        message = warn(_names_only(str(err), paths))
-        return (gr.skip(), *documents_view(index_dir, f"Not indexed. {message}"))
+        refused.append(warn(_names_only(str(err), paths)))
+        return (None, *documents_view(index_dir, "Not indexed. " + " ".join(_sentence(r) for r in refused)))
     finally:
         discard_uploads(paths)
-    names = ", ".join(Path(p).name for p in paths)
+    note = "Not indexed. " + " ".join(_sentence(r) for r in refused) if refused else ""
+    if report is None:
+        return (None, *documents_view(index_dir, note))
     for line in report.skipped:
         warn(f"Skipped {line}")
     for line in report.notes:  # e.g. an earlier upload a crash interrupted, rolled back first
         gr.Info(render.esc(notice(line)))
-    gr.Info(render.esc(upload_summary(names, report)))
-    return (None, *documents_view(index_dir))
+    gr.Info(render.esc(upload_summary(", ".join(Path(p).name for p in good), report)))
+    return (None, *documents_view(index_dir, note))
 
 
-def _add(paths: list[str], index_dir: str | Path, progress: Any, max_total_bytes: int | None) -> Any:
+def _screen(paths: list[str], max_total_bytes: int | None) -> tuple[list[str], list[str]]:
+    """The paths of a batch to index, and a notice (shown at once) for each refused file."""
     from rag import manage
     from rag.errors import DocumentError
 
     refusal = _too_large(paths, max_total_bytes)
     if refusal:
         raise DocumentError(refusal)
+    good, refused = manage.screen_uploads(paths)
+    return [str(p) for p in good], [warn(_names_only(r, paths)) for r in refused]
+
+
+def _add(paths: list[str], index_dir: str | Path, progress: Any) -> Any:
+    from rag import manage
+
     _step(progress, 0.0, f"Reading and indexing {', '.join(Path(p).name for p in paths)}…")
     report = manage.add_documents(paths, index_dir, **_build_options(index_dir, progress))
     _step(progress, 1.0, "Done")
     return report
+
+
+def _sentence(line: str) -> str:
+    return line if line.endswith((".", "!", "?")) else line + "."
 
 
 def _names_only(message: str, paths: Sequence[str]) -> str:
@@ -351,14 +319,12 @@ def upload_summary(names: str, report: Any) -> str:
     return f"Indexed {names}. {total}: ask about {'it' if report.added + report.updated == 1 else 'them'} in the Chat tab."
 
 
-def remove(doc_id: str | None, index_dir: str | Path, progress: Any = None) -> tuple[str, list[list[Any]], Any]:
-    """Remove the chosen document and rebuild; returns :func:`documents_view`."""
+def remove(doc_id: str | None, index_dir: str | Path, progress: Any = None) -> tuple[Any, Any, Any]:
+    """Remove the chosen document and rebuild; returns :func:`documents_view`. No document
+    (the confirm dialog was cancelled) changes nothing and says nothing."""
     from rag import manage
 
-    if doc_id == CANCELLED:
-        return gr.skip(), gr.skip(), gr.skip()
-    if not doc_id:
-        warn("Choose a document to remove first.")
+    if not doc_id:  # the confirm dialog was cancelled (Remove is disabled until one is chosen)
         return gr.skip(), gr.skip(), gr.skip()
     if _only_document(doc_id, index_dir):
         warn("This is the only document in the index, and an index needs one: add another document before removing it.")
