@@ -218,3 +218,10 @@ def test_the_cli_builds_into_milvus_lite_and_answers_from_it(tmp_path: Path) -> 
     assert wrong.returncode == 2 and assert_one_line_error(
         wrong.stderr, "keeps its vectors in the milvus-lite:", "leave out the store option"
     )
+
+
+def test_the_embedded_store_memory_maps_vectors_and_bm25(article_index: Path) -> None:
+    """Serving does not load vectors whole: a question reads the rows it pools from the page cache."""
+    data = open_index(article_index).data
+    assert isinstance(data.sentence_vectors, np.memmap) and data.sentence_vectors.dtype == np.float16
+    assert all(isinstance(b.scores["data"], np.memmap) for b in (data.bm25, data.sentence_bm25))
