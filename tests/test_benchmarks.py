@@ -109,7 +109,9 @@ def test_scale_smoke(tmp_path: Path) -> None:
     results.write_text("# Benchmark results\n\nearlier sections\n", "utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     args = ["--sizes", "300", "--queries", "2", "--work", str(tmp_path / "work"), "--out", str(out), "--results", str(results)]
-    done = subprocess.run([sys.executable, "-m", "benchmarks.scale", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scale", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr
     rows = json.loads((out / "scale.json").read_text("utf-8"))["rows"]
     assert [(r["store"], r["chunks"]) for r in rows] == [("embedded", 300), ("milvus-lite", 300)]
