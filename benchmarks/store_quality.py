@@ -63,14 +63,14 @@ def summary(path: Path) -> dict[str, Any]:
     for name in names:
         m = np.array([r[name][:4] for r in rows], float)
         out[name] = {
-            "Hits@10": round(m[:, 0].mean(), 4),
-            "Hits@4": round(m[:, 1].mean(), 4),
-            "MRR@10": round(m[:, 2].mean(), 4),
+            "Hits@10": round(float(m[:, 0].mean()), 4),
+            "Hits@4": round(float(m[:, 1].mean()), 4),
+            "MRR@10": round(float(m[:, 2].mean()), 4),
             "median_seconds": round(float(np.median(m[:, 3])), 3),
         }
     if len(names) == 2:
         a, b = names
-        out["difference_points"] = {k: round(100 * (out[b][k] - out[a][k]), 2) for k in ("Hits@10", "Hits@4", "MRR@10")}
+        out["difference_points"] = {k: round(float(100 * (out[b][k] - out[a][k])), 2) for k in ("Hits@10", "Hits@4", "MRR@10")}
         out["same_top10"] = round(float(np.mean([r[a][4] == r[b][4] for r in rows])), 4)
     return out
 
@@ -90,14 +90,47 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", type=Path, required=True)
     s = sub.add_parser("summary")
     s.add_argument("parts", type=Path)
+    s.add_argument("--results", type=Path, help="also write the figures into this RESULTS.md (its own section)")
     args = parser.parse_args(argv)
     if args.command == "convert":
         print(json.dumps(convert(args.src, args.dst, args.store)))
     elif args.command == "run":
         run({"embedded": args.embedded, "milvus-lite": args.other}, args.start, args.count, args.out)
     else:
-        print(json.dumps(summary(args.parts), indent=2))
+        figures = summary(args.parts)
+        print(json.dumps(figures, indent=2))
+        if args.results:
+            write_section(figures, args.results)
     return 0
+
+
+def write_section(figures: dict[str, Any], md: Path) -> None:
+    """The figures as a marked section of ``md`` (kept when the other benchmarks regenerate it)."""
+    begin, end = "<!-- stores:begin -->", "<!-- stores:end -->"
+    names = [k for k in figures if isinstance(figures[k], dict) and "median_seconds" in figures[k]]
+    lines = [
+        begin,
+        f"MultiHop-RAG dev, the first {figures['queries']} answerable queries, one index (the same chunks and vectors) in two",
+        "stores, both asked in the same run (`python -m benchmarks.store_quality`); hybrid mode, top 10 chunks.",
+        "",
+        "| store | Hits@10 | Hits@4 | MRR@10 | median s / query |",
+        "|---|---:|---:|---:|---:|",
+        *(
+            f"| {n} | {figures[n]['Hits@10']} | {figures[n]['Hits@4']} | {figures[n]['MRR@10']} | {figures[n]['median_seconds']} |"
+            for n in names
+        ),
+        "",
+        "Difference, second store minus first (points): "
+        + ", ".join(f"{k} {v:+.2f}" for k, v in figures.get("difference_points", {}).items())
+        + f"; identical top-10 lists: {figures.get('same_top10', 0):.1%}.",
+        end,
+    ]
+    text = md.read_text("utf-8") if md.exists() else "# Benchmark results\n"
+    if begin in text:
+        text = text[: text.index(begin)] + "\n".join(lines) + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n## Stores: retrieval quality\n\n" + "\n".join(lines) + "\n"
+    md.write_text(text, "utf-8")
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import fusion, rankers
+from . import fusion, rankers, store
 from .errors import EmptyQuestionError, InputError
 from .query import Query, bounded, parse_query
 from .records import Hit
-from .search_index import LoadedIndex, SearchIndex, open_index
+from .search_index import LoadedIndex, SearchIndex, hit_of, open_index
 from .settings import AnswerOptions, check_int, make_options
 
 Loaded = LoadedIndex
@@ -216,8 +216,9 @@ def diversified(scores: np.ndarray, documents: np.ndarray, penalty: float) -> np
     return np.concatenate([picked, order[DIVERSIFY_POOL:]])
 
 
-def make_hit(index: SearchIndex, chunk_id: int, score: float) -> Hit:
-    return index.hit(chunk_id, score)
+def make_hit(index: SearchIndex | store.IndexData, chunk_id: int, score: float) -> Hit:
+    """A chunk as a Hit, from an opened index or (as before the seam) its layout."""
+    return index.hit(chunk_id, score) if not isinstance(index, store.IndexData) else hit_of(index, chunk_id, score)
 
 
 def retrieve(question: str, k: int = 10, index_dir: str | Path = "index", mode: str = "hybrid", **options: Any) -> list[Hit]:

@@ -109,14 +109,7 @@ class LoadedIndex:
         return self.data.sentence_text(sentence)
 
     def hit(self, chunk: int, score: float) -> Hit:
-        row, start, end = self.data.chunk_span(chunk)
-        doc = self.data.docs[row]
-        _, first, last, _ = self.data.chunks[chunk]
-        sentences = tuple(Sentence(doc.id, int(a), int(b), doc.text[a:b]) for _, a, b in self.data.sentences[first:last])
-        return Hit(
-            int(chunk), doc.id, doc.title, doc.text[start:end], float(score), sentences, doc.source, doc.date, start, end,
-            section_at(doc, start),
-        )  # fmt: skip
+        return hit_of(self.data, chunk, score)
 
     def chunk_vectors(self, ids: np.ndarray) -> np.ndarray:
         return self.stores.chunk_vectors.vectors(np.asarray(ids, np.int64))
@@ -187,6 +180,18 @@ class LoadedIndex:
     def chunk_sources(self, ids: np.ndarray) -> np.ndarray:
         """Each chunk's outlet, as a number (equal for chunks of one outlet)."""
         return self._sources[ids]
+
+
+def hit_of(data: store.IndexData, chunk: int, score: float) -> Hit:
+    """Chunk ``chunk`` of a layout as a :class:`rag.records.Hit`."""
+    row, start, end = data.chunk_span(chunk)
+    doc = data.docs[row]
+    _, first, last, _ = data.chunks[chunk]
+    sentences = tuple(Sentence(doc.id, int(a), int(b), doc.text[a:b]) for _, a, b in data.sentences[first:last])
+    return Hit(
+        int(chunk), doc.id, doc.title, doc.text[start:end], float(score), sentences, doc.source, doc.date, start, end,
+        section_at(doc, start),
+    )  # fmt: skip
 
 
 _cache: dict[tuple[str, str], tuple[str, LoadedIndex]] = {}

@@ -106,8 +106,8 @@ class AnswerOptions:
             from .stores import parse_store
 
             parse_store(self.store)
-        if self.mode not in MODES:
-            raise ConfigError(f"unknown retrieval mode {self.mode!r}; known: {', '.join(MODES)}")
+        if self.mode not in RANKERS:  # the registry itself: a ranker registered at run time is a mode too
+            raise ConfigError(f"unknown retrieval mode {self.mode!r}; known: {', '.join(RANKERS)}")
         validate(self)
 
 

@@ -106,6 +106,27 @@ def test_the_model_card_records_the_signal_constants_and_a_drift_is_refused(tmp_
         FusionModel(model, constants=FEATURE_CONSTANTS)
 
 
+class TitleFirst:
+    """An example ranker (one class + one registry line): BM25 chunks, those of the first document first."""
+
+    def rank(self, index, query, encoded, candidates):
+        from rag import rankers
+
+        ids, scores = rankers.get("bm25").rank(index, query, encoded, candidates)
+        order = np.argsort(index.chunk_documents(ids), kind="stable")
+        return ids[order], scores[order]
+
+
+def test_a_new_ranker_is_one_class_and_one_registry_line(article_index, monkeypatch) -> None:
+    from rag import rankers
+    from rag.answer import answer
+
+    monkeypatch.setitem(rankers.RANKERS, "title-first", "tests.test_fusion:TitleFirst")
+    hits = retrieve("Who did Kim Jong Un meet in Russia?", k=3, index_dir=article_index, mode="title-first")
+    assert len(hits) == 3 and {h.title for h in hits} == {"Kim Jong Un orders military to annihilate South Korea and US"}
+    assert "Vladimir Putin" in answer("Who did Kim Jong Un meet in Russia?", index_dir=article_index, mode="title-first").text
+
+
 def test_modes_come_from_the_ranker_registry() -> None:
     from rag import rankers
     from rag.settings import MODES

@@ -18,6 +18,7 @@ from rag.evaluate import evaluate
 from rag.manage import add_sources, remove_document
 from rag.retrieve import open_index, retrieve
 from rag.stores import StoreSpec, parse_store
+from rag.stores.embedded import EmbeddedBackend
 
 from .conftest import ARTICLE, EVAL, FakeEmbedder
 from .helpers import QUESTION, assert_one_line_error, run_cli
@@ -217,4 +218,31 @@ def test_the_cli_builds_into_milvus_lite_and_answers_from_it(tmp_path: Path) -> 
     wrong = run_cli("ask", QUESTION, "--index", str(idx), "--store", "embedded")
     assert wrong.returncode == 2 and assert_one_line_error(
         wrong.stderr, "keeps its vectors in the milvus-lite:", "leave out the store option"
+    )
+
+
+def test_the_embedded_store_memory_maps_vectors_and_bm25(article_index: Path) -> None:
+    """Serving does not load vectors whole: a question reads the rows it pools from the page cache."""
+    data = open_index(article_index).data
+    assert isinstance(data.sentence_vectors, np.memmap) and data.sentence_vectors.dtype == np.float16
+    assert all(isinstance(b.scores["data"], np.memmap) for b in (data.bm25, data.sentence_bm25))
+
+
+class PlainBackend(EmbeddedBackend):
+    """An example store (one class + one registry line): the embedded files under another name."""
+
+    def write(self, folder: Path, change) -> dict:
+        return {**super().write(folder, change), "kind": "plain", "uri": self.spec.uri}
+
+
+def test_a_new_store_is_one_class_and_one_registry_line(tmp_path: Path, corpus: Path, fake_embedder, monkeypatch) -> None:
+    from rag import stores
+
+    monkeypatch.setitem(stores.STORES, "plain", "tests.test_stores:PlainBackend")
+    idx = tmp_path / "index"
+    build_index([corpus], idx, embedder=fake_embedder, progress=False, store="plain:anything")
+    assert store.read_manifest(idx)["store"] == {"kind": "plain", "uri": "anything"}
+    open_index(idx, embedder=fake_embedder)
+    assert (
+        "Green tea comes from Camellia sinensis." in answer("Where does green tea come from?", index_dir=idx, min_score=0.0).text
     )

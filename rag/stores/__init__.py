@@ -46,7 +46,9 @@ class StoreSpec:
     def __str__(self) -> str:
         if self.kind == "embedded":
             return "embedded"
-        return f"milvus-lite:{self.uri}" if self.kind == "milvus-lite" else self.uri.replace("http://", "milvus://", 1)
+        if self.kind == "milvus":
+            return self.uri.replace("http://", "milvus://", 1)
+        return f"{self.kind}:{self.uri}"
 
 
 def parse_store(spec: str) -> StoreSpec:
@@ -64,6 +66,9 @@ def parse_store(spec: str) -> StoreSpec:
         if not host or not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
             raise ConfigError(f"store {spec!r}: a Milvus server is milvus://HOST:PORT (port 1-65535)")
         return StoreSpec("milvus", f"http://{host}:{port}")
+    scheme, colon, rest = text.partition(":")
+    if colon and scheme in STORES and rest:  # a store registered later: it checks its own address
+        return StoreSpec(scheme, rest)
     raise ConfigError(f"unknown store {spec!r}; known: embedded, milvus-lite:PATH.db, milvus://HOST:PORT")
 
 
