@@ -129,6 +129,7 @@ class Inconsistent(ValueError):
 
 
 def normalised(scores: np.ndarray) -> np.ndarray:
-    """Rows of BM25 scores over their maximum (a row without any match stays zeros)."""
+    """Rows of BM25 scores over their maximum (a row without any match stays zeros), in place:
+    a question's rows over every sentence of a large index are big."""
     best = scores.max(axis=1, keepdims=True) if scores.size else np.ones((len(scores), 1), np.float32)
-    return scores / np.maximum(best, 1e-9)
+    return np.divide(scores, np.maximum(best, 1e-9), out=scores)

@@ -60,7 +60,9 @@ class Bm25sQuery:
     def __init__(self, bm25: Any, terms: Sequence[Sequence[str]], n: int):
         from ..retrieve import bm25_scores
 
-        raw = np.stack([bm25_scores(bm25, list(t), n) for t in terms]) if terms else np.zeros((0, n), np.float32)
+        raw = np.zeros((len(terms), n), np.float32)
+        for j, t in enumerate(terms):  # row by row: no second (texts, rows) copy
+            raw[j] = bm25_scores(bm25, list(t), n)
         self.normalised = normalised(raw)
 
     def top(self, k: int, texts: int) -> np.ndarray:
