@@ -10,6 +10,8 @@ of unchanged documents.
 from __future__ import annotations
 
 import errno
+import os
+import weakref
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -40,10 +42,17 @@ class FaissVectors:
 
 
 class ArrayVectors:
-    """Sentence vectors in a memory-mapped ``.npy`` (float16 on disk)."""
+    """Sentence vectors in a ``.npy`` file (float16), opened with ``np.load(mmap_mode="r")`` for its
+    shape and layout; the rows a question asks for are read with ``pread`` (runs of adjacent rows
+    at once). Touching a memory map would map whole neighbourhoods of a file already in the page
+    cache (the kernel's fault-around), and the process would grow with the file, not the question."""
 
-    def __init__(self, array: np.ndarray):
+    def __init__(self, array: np.memmap):
         self.array = array
+        self.dim = array.shape[1] if array.ndim == 2 else 0
+        self.row_bytes = self.dim * array.dtype.itemsize
+        self.fd = os.open(str(array.filename), os.O_RDONLY)
+        weakref.finalize(self, os.close, self.fd)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         scores = np.asarray(queries, np.float32) @ np.asarray(self.array, np.float32).T
@@ -51,7 +60,18 @@ class ArrayVectors:
         return np.take_along_axis(scores, ids, axis=1), ids
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
-        return np.asarray(self.array[np.asarray(ids, np.int64)], np.float32)
+        rows, inverse = np.unique(np.asarray(ids, np.int64), return_inverse=True)
+        if not len(rows):
+            return np.zeros((0, self.dim), np.float32)
+        out = np.empty((len(rows), self.dim), self.array.dtype)
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(rows) != 1) + 1, [len(rows)]]).astype(np.int64)
+        for a, b in zip(starts[:-1].tolist(), starts[1:].tolist()):
+            size = (b - a) * self.row_bytes
+            data = os.pread(self.fd, size, self.array.offset + int(rows[a]) * self.row_bytes)
+            if len(data) != size:
+                raise OSError(f"{self.array.filename} is shorter than its header says")
+            out[a:b] = np.frombuffer(data, self.array.dtype).reshape(b - a, self.dim)
+        return out[inverse.reshape(-1)].astype(np.float32)
 
 
 class Bm25sQuery:
