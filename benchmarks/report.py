@@ -9,6 +9,7 @@ in its results folder, so both sections are always kept. By hand::
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,17 @@ def write_markdown(out: Path, suffix: str, md: Path) -> None:
     lines += _quality_section(quality) if quality else ["## Quality", "", "_not run yet: `python -m benchmarks.quality`_", ""]
     lines += _speed_section(speed) if speed else ["## Speed", "", "_not run yet: `python -m benchmarks.speed`_", ""]
     md.parent.mkdir(parents=True, exist_ok=True)
-    md.write_text("\n".join(lines).rstrip() + "\n", "utf-8")
+    md.write_text("\n".join(lines).rstrip() + "\n" + kept_sections(md), "utf-8")
+
+
+def kept_sections(md: Path) -> str:
+    """The sections other benchmarks keep in ``md`` (``benchmarks.scale``, ``benchmarks.store_quality``):
+    each between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``, with the heading line just before it."""
+    text = md.read_text("utf-8") if md.exists() else ""
+    out = []
+    for match in re.finditer(r"(?:^## [^\n]*\n\n)?<!-- (\w+):begin -->.*?<!-- \1:end -->\n?", text, re.M | re.S):
+        out.append("\n" + match.group(0).rstrip("\n") + "\n")
+    return "".join(out)
 
 
 def _load(path: Path) -> dict[str, Any] | None:

@@ -70,8 +70,7 @@ def collect(index_dir: Path, queries: list[dict[str, Any]]) -> list[QueryData]:
 
     torch.set_num_threads(1)
     loaded = open_index(index_dir)
-    data = loaded.data
-    texts = [data.docs[row].text[a:b] for row, a, b in (data.chunk_span(c) for c in range(len(data.chunks)))]
+    texts = [loaded.hit(c, 0.0).text for c in range(loaded.n_chunks)]
     out = []
     for i, q in enumerate(queries):
         query = parse_query(" ".join(q["query"].split()))
@@ -175,6 +174,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--cv-only", action="store_true", help="report cross-validation, do not write the model")
     args = parser.parse_args(argv)
     from rag import build_index, fusion
+    from rag.retrieve import FEATURE_CONSTANTS
 
     started = time.perf_counter()
     if not (args.index_dir / "manifest.json").exists():  # an existing index is used as built (its own settings)
@@ -183,6 +183,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     log(f"cross-validated: {cv}")
     card = {
         "features": list(fusion.FEATURES),
+        "constants": FEATURE_CONSTANTS,
         "params": PARAMS,
         "trained_on": {"queries": MULTIHOP_QUERIES.name, "sha256": _sha256(MULTIHOP_QUERIES), "answerable": len(items)},
         "index_settings": json.loads((args.index_dir / "manifest.json").read_text("utf-8"))["settings"],

@@ -118,7 +118,7 @@ def collect(
     feats, labels, texts, starts = [], [], [], [0]
     for i, q in enumerate(questions):
         found = candidates(loaded, parse_query(clean_question(q.text, opts.max_question_chars)[0]), opts)
-        sentences = [loaded.data.sentence_text(int(s)) for s in found.pool.sentences]
+        sentences = [loaded.sentence_text(int(s)) for s in found.pool.sentences]
         feats.append(found.features)
         labels.append(np.array([label(s, q) for s in sentences], bool))
         texts += sentences

@@ -183,7 +183,7 @@ def isolated_cosines(index_dir: Path, questions: Sequence[Question]) -> tuple[li
     from rag.retrieve import open_index
 
     loaded = open_index(index_dir)
-    texts = [loaded.data.sentence_text(i) for i in range(len(loaded.data.sentences))]
+    texts = [loaded.sentence_text(i) for i in range(loaded.n_sentences)]
     vectors = loaded.embedder.embed(texts)
     return texts, loaded.embedder.embed([q.text for q in questions]) @ vectors.T
 

@@ -6,7 +6,7 @@
 """
 
 from .answer import answer
-from .build import build_index
+from .manage import build_index
 from .records import Answer, BuildReport, Citation, Document, Hit
 from .retrieve import retrieve
 

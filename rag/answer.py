@@ -24,7 +24,7 @@ from . import broad, triggering
 from .followup import Turn, resolve
 from .query import Query, parse_query
 from .records import Answer, Citation
-from .retrieve import Encoded, Loaded, clean_question, encode, open_index, query_tokens, rank_chunks
+from .retrieve import Searched, SearchIndex, clean_question, open_index, query_tokens, search
 from .settings import AnswerOptions, make_options
 from .triggering import Pool
 
@@ -58,22 +58,26 @@ def answer(question: str, index_dir: str | Path = "index", history: Sequence[Any
     t0 = time.perf_counter()
     opts = make_options(AnswerOptions, options)
     text, notices = clean_question(question, opts.max_question_chars)
-    loaded = open_index(index_dir)
-    turn = resolve(text, history)
+    turn = resolve(text, history, opts.max_question_chars)
     wanted = broad.parse(text)
     topic = _topic(wanted, turn) if wanted is not None else ""
     query = parse_query(topic or turn.text)
+    loaded = open_index(index_dir, store_option=opts.store)
     t1 = time.perf_counter()
-    encoded = encode(loaded, query)
-    t2 = time.perf_counter()
+    timings = {"load": t1 - t0}
+    if loaded.embedder.load():  # the first question of a process: model load is not encoding
+        timings["model_load"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+    found = search(loaded, query, opts.candidates, opts.mode)
+    t2 = t1 + found.seconds_encode
     if wanted is not None:
-        result = overview(loaded, text, query, encoded, topic, opts)
+        result = overview(loaded, text, query, found, topic, opts)
     else:
-        found = candidates(loaded, query, opts, encoded, turn)
-        probability = triggering.default_model().probability(found.features)
-        result = compose(loaded, text, query.text, found.pool, probability, opts, turn.previous_answer)
+        pool = candidates(loaded, query, opts, found, turn)
+        probability = triggering.default_model().probability(pool.features)
+        result = compose(loaded, text, query.text, pool.pool, probability, opts, turn.previous_answer)
     t3 = time.perf_counter()
-    timings = {"load": t1 - t0, "embed": t2 - t1, "retrieve": t3 - t2, "total": t3 - t0}
+    timings.update(embed=t2 - t1, retrieve=t3 - t2, total=t3 - t0)
     return Answer(**{**result, "timings": {k: round(v, 5) for k, v in timings.items()}, "notices": notices})
 
 
@@ -94,18 +98,17 @@ class Candidates:
 
 
 def candidates(
-    loaded: Loaded, query: Query, opts: AnswerOptions, encoded: Encoded | None = None, turn: Turn | None = None
+    loaded: SearchIndex, query: Query, opts: AnswerOptions, found: Searched | None = None, turn: Turn | None = None
 ) -> Candidates:
-    """Retrieve chunks, rank their sentences and describe the best :data:`rag.triggering.CANDIDATES`
-    (for a follow-up ``turn``, the words it took from the previous question weigh less)."""
-    encoded = encoded if encoded is not None else encode(loaded, query)
-    terms = query_tokens(query.text)
-    mode = opts.mode if terms else "dense"  # only stop words ("What is it?"): nothing for BM25 to match
-    chunk_ids, chunk_scores = rank_chunks(loaded, query, encoded, opts.candidates, mode)
+    """Rank the sentences of the best chunks ``found`` (searched now if not given) and describe the
+    best :data:`rag.triggering.CANDIDATES` (for a follow-up ``turn``, the words it took from the
+    previous question weigh less)."""
+    found = found if found is not None else search(loaded, query, opts.candidates, opts.mode)
+    qvec = found.encoded.vectors[0]
     context = _borrowed_terms(turn)
-    pool = rank_sentences(loaded, query.text, encoded.vectors[0], chunk_ids[: opts.k], chunk_scores[: opts.k], context)
+    pool = rank_sentences(loaded, query.text, qvec, found.ids[: opts.k], found.scores[: opts.k], context)
     pool = pool.head(max(triggering.CANDIDATES, opts.evidence))
-    return Candidates(pool, triggering.features(loaded, query.text, terms, pool, encoded.vectors[0], context))
+    return Candidates(pool, triggering.features(loaded, query.text, query_tokens(query.text), pool, qvec, context))
 
 
 def _borrowed_terms(turn: Turn | None) -> list[str]:
@@ -117,22 +120,25 @@ def _borrowed_terms(turn: Turn | None) -> list[str]:
 
 
 def rank_sentences(
-    loaded: Loaded, query: str, qvec: np.ndarray, chunk_ids: np.ndarray, chunk_scores: np.ndarray, context: Sequence[str] = ()
+    loaded: SearchIndex,
+    query: str,
+    qvec: np.ndarray,
+    chunk_ids: np.ndarray,
+    chunk_scores: np.ndarray,
+    context: Sequence[str] = (),
 ) -> Pool:
     """Every sentence of the given chunks once, best first by the retrieval mix (in-context
     similarity, term coverage and chunk score), with those parts."""
-    data = loaded.data
     best_chunk: dict[int, tuple[float, int]] = {}
     for rank, (c, score) in enumerate(zip(chunk_ids, chunk_scores)):
-        _, first, last, _ = data.chunks[c]
-        for s in range(int(first), int(last)):
+        for s in loaded.chunk_sentences(int(c)):
             known = best_chunk.get(s, (-1.0, rank))
             best_chunk[s] = (max(known[0], float(score)), min(known[1], rank))
     if not best_chunk:
         return Pool(*(np.zeros(0, t) for t in (np.int64, np.float32, np.float32, np.float32, np.float32, np.float32)))
     ids = np.fromiter(best_chunk, dtype=np.int64)
-    dense = loaded.sentence_vectors[ids] @ qvec.astype(np.float32)
-    lexical = lexical_overlap(loaded, query, [data.sentence_text(int(s)) for s in ids], context)
+    dense = loaded.sentence_vectors(ids) @ qvec.astype(np.float32)
+    lexical = lexical_overlap(loaded, query, [loaded.sentence_text(int(s)) for s in ids], context)
     # Relative to the best chunk, so the mix keeps one scale whatever the retrieval boosts.
     chunk = np.array([best_chunk[int(s)][0] for s in ids], np.float32) / max(float(np.max(chunk_scores)), 1e-9)
     ranks = np.array([best_chunk[int(s)][1] for s in ids], np.float32)
@@ -141,7 +147,7 @@ def rank_sentences(
     return Pool(ids[order], dense[order], lexical[order], chunk[order], ranks[order], scores[order].astype(np.float32))
 
 
-def lexical_overlap(loaded: Loaded, query: str, texts: Sequence[str], context: Sequence[str] = ()) -> np.ndarray:
+def lexical_overlap(loaded: SearchIndex, query: str, texts: Sequence[str], context: Sequence[str] = ()) -> np.ndarray:
     """Per text, the IDF-weighted share of the query's terms it contains (0..1); terms taken from the
     previous question (``context``) weigh less (:func:`rag.triggering.term_weights`)."""
     weights = triggering.term_weights(loaded, query_tokens(query), context)
@@ -152,55 +158,62 @@ def lexical_overlap(loaded: Loaded, query: str, texts: Sequence[str], context: S
 
 
 def compose(
-    loaded: Loaded, question: str, query: str, pool: Pool, probability: np.ndarray, opts: AnswerOptions, previous: str = ""
+    loaded: SearchIndex, question: str, query: str, pool: Pool, probability: np.ndarray, opts: AnswerOptions, previous: str = ""
 ) -> dict[str, Any]:
     """Pick the cited sentences (or abstain) by the answer model's probability and write the answer text.
 
     Sentences of the ``previous`` answer yield to any other candidate within REPEAT_MARGIN of
     them: a follow-up is cited the previous answer again only when it is still clearly the best.
     """
-    texts = [loaded.data.sentence_text(int(s)) for s in pool.sentences]
+    texts = [loaded.sentence_text(int(s)) for s in pool.sentences]
     repeat = np.array([bool(previous) and t in previous for t in texts], bool)
     order = np.argsort(-(probability - REPEAT_MARGIN * repeat), kind="stable")[: opts.evidence]
     top = [_Scored(int(pool.sentences[i]), float(probability[i])) for i in order]
     best = max((c.score for c in top), default=0.0)
     abstained = not top or best < opts.min_score
     cited: list[_Scored] = []
+    vecs = _vectors(loaded, top)
     for cand in [] if abstained else top:
         if len(cited) >= opts.max_citations:
             break
-        if cand.score >= max(opts.min_score, opts.relative_cutoff * best) and not _near_duplicate(loaded, cand, cited):
+        if cand.score >= max(opts.min_score, opts.relative_cutoff * best) and not _near_duplicate(vecs, cand, cited):
             cited.append(cand)
     return _result(loaded, question, query, top, cited, abstained)
 
 
-def overview(loaded: Loaded, question: str, query: Query, encoded: Encoded, topic: str, opts: AnswerOptions) -> dict[str, Any]:
+def overview(
+    loaded: SearchIndex, question: str, query: Query, found: Searched, topic: str, opts: AnswerOptions
+) -> dict[str, Any]:
     """A broad question's answer: the most central sentences of the best document(s) for ``query``,
     on the ``topic`` if it names one (no topic, one document: that document)."""
-    if len(loaded.data.docs) == 1 and not topic:
+    if len(loaded.documents()) == 1 and not topic:
         rows = [0]
     else:
-        chunk_ids, chunk_scores = rank_chunks(loaded, query, encoded, opts.candidates, opts.mode)
-        rows = broad.documents(loaded, chunk_ids[: opts.k], chunk_scores[: opts.k])
-    vector = encoded.vectors[0] if topic else None
+        rows = broad.documents(loaded, found.ids[: opts.k], found.scores[: opts.k])
+    vector = found.encoded.vectors[0] if topic else None
     per_doc = [broad.central_sentences(loaded, row, query_tokens(topic), vector) for row in rows]
     ranked = [_Scored(s, score) for group in zip_longest(*per_doc) for s, score in (x for x in group if x)]
     cited: list[_Scored] = []
+    vecs = _vectors(loaded, ranked)
     for cand in ranked:
-        if len(cited) < opts.max_citations and not _near_duplicate(loaded, cand, cited):
+        if len(cited) < opts.max_citations and not _near_duplicate(vecs, cand, cited):
             cited.append(cand)
     cited.sort(key=lambda c: c.sentence)  # in reading order
     rest = [c for c in ranked if c not in cited]
     return _result(loaded, question, query.text, (cited + rest)[: opts.evidence], cited, not cited)
 
 
-def _near_duplicate(loaded: Loaded, cand: _Scored, cited: list[_Scored]) -> bool:
-    vecs = loaded.sentence_vectors
+def _vectors(loaded: SearchIndex, scored: list[_Scored]) -> dict[int, np.ndarray]:
+    ids = np.array([s.sentence for s in scored], np.int64)
+    return dict(zip(ids.tolist(), loaded.sentence_vectors(ids))) if len(ids) else {}
+
+
+def _near_duplicate(vecs: dict[int, np.ndarray], cand: _Scored, cited: list[_Scored]) -> bool:
     return any(float(vecs[cand.sentence] @ vecs[c.sentence]) >= NEAR_DUPLICATE for c in cited)
 
 
 def _result(
-    loaded: Loaded, question: str, query: str, top: list[_Scored], cited: list[_Scored], abstained: bool
+    loaded: SearchIndex, question: str, query: str, top: list[_Scored], cited: list[_Scored], abstained: bool
 ) -> dict[str, Any]:
     numbers = {c.sentence: n for n, c in enumerate(cited, 1)}
     evidence = [_citation(loaded, s, numbers.get(s.sentence, 0)) for s in top]
@@ -216,9 +229,8 @@ def _result(
     }
 
 
-def _citation(loaded: Loaded, scored: _Scored, n: int) -> Citation:
-    row, start, end = (int(x) for x in loaded.data.sentences[scored.sentence])
-    doc = loaded.data.docs[row]
+def _citation(loaded: SearchIndex, scored: _Scored, n: int) -> Citation:
+    doc, start, end = loaded.sentence_span(scored.sentence)
     return Citation(
         n, doc.text[start:end], doc.id, doc.title, doc.url or doc.source, doc.date, start, end, round(scored.score, 4)
     )

@@ -116,7 +116,7 @@ def documents(loaded: Any, chunk_ids: np.ndarray, chunk_scores: np.ndarray, most
     rows: list[int] = []
     best = float(chunk_scores[0]) if len(chunk_scores) else 0.0
     for c, score in zip(chunk_ids, chunk_scores):
-        row = int(loaded.data.chunks[c, 0])
+        row = int(loaded.chunk_documents(np.array([c]))[0])
         if row not in rows and (not rows or float(score) >= SECOND_DOCUMENT * best):
             rows.append(row)
         if len(rows) >= most or float(score) < SECOND_DOCUMENT * best:
@@ -131,11 +131,11 @@ def central_sentences(loaded: Any, row: int, topic_terms: list[str], topic_vecto
     the lead sentence comes first when no topic is named. With a topic, only sentences on it count
     (its terms, else its meaning), ranked by centrality plus similarity to the topic.
     """
-    column = loaded.data.sentences[:, 0]
-    lo, hi = int(np.searchsorted(column, row)), int(np.searchsorted(column, row, side="right"))
+    span = loaded.document_sentences(row)
+    lo, hi = span.start, span.stop
     if hi <= lo:
         return []
-    vectors = loaded.sentence_vectors[lo:hi]
+    vectors = loaded.sentence_vectors(np.arange(lo, hi))
     mean = vectors.mean(axis=0)
     centrality = vectors @ (mean / max(float(np.linalg.norm(mean)), 1e-9))
     if topic_vector is None:
@@ -152,9 +152,9 @@ def central_sentences(loaded: Any, row: int, topic_terms: list[str], topic_vecto
 def _topic_cover(loaded: Any, terms: list[str], lo: int, hi: int) -> np.ndarray:
     from .lexical import terms as text_terms
 
-    weights = {t: loaded.idf.get(t, loaded.max_idf) for t in set(terms)}
+    weights = {t: loaded.term_weight(t) for t in set(terms)}
     total = sum(weights.values())
     if not total:
         return np.zeros(hi - lo, np.float32)
-    found = [set(text_terms(loaded.data.sentence_text(s))) for s in range(lo, hi)]
+    found = [set(text_terms(loaded.sentence_text(s))) for s in range(lo, hi)]
     return np.array([sum(w for t, w in weights.items() if t in f) / total for f in found], np.float32)

@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import store
+from . import store, stores
 from .chunking import chunk_sentences, embedding_text
 from .documents import load_documents
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, InputError
-from .lexical import BM25_STEMMER, QUESTION_WORDS_VERSION, build_bm25
+from .errors import EmptyIndexError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from .lexical import BM25_STEMMER, QUESTION_WORDS_VERSION
 from .records import BuildReport, Chunk, Document, Sentence
 from .sentences import split_sentences, split_to_fit
 from .settings import FORMAT_VERSION, BuildOptions, make_options
+from .sources import Sources
+from .stores.base import Change, DocumentRows
+from .structure import section_at
 
 EMBED_WINDOW_TOKENS = 200
 """Sentences are embedded in windows of about this many cl100k tokens (re-packed smaller
@@ -31,78 +34,90 @@ when the model would truncate one): the context each in-context sentence vector 
 
 
 @dataclass
-class _Parts:
-    """Sentences, chunks and vectors of one document, ready to assemble."""
+class Parts:
+    """Sentences, chunks and vectors of one document, ready to assemble. A document unchanged
+    since the previous version has no vectors here but their ids there (``old_*``)."""
 
     sentences: np.ndarray  # (n, 2) start, end
     chunks: np.ndarray  # (m, 3) first, last (document-local), tokens
-    chunk_vectors: np.ndarray
-    sentence_vectors: np.ndarray
+    chunk_vectors: np.ndarray | None
+    sentence_vectors: np.ndarray | None
+    old_chunks: np.ndarray | None = None
+    old_sentences: np.ndarray | None = None
 
 
-def build_index(
-    paths: Iterable[str | Path],
+def write_index(
+    sources: Sources,
     index_dir: str | Path = "index",
     *,
     embedder: Embedder | None = None,
-    exclude: Iterable[str] = (),
     on_progress: Progress | None = None,
     **options: Any,
 ) -> BuildReport:
-    """Make the index at ``index_dir`` hold exactly the documents under ``paths``.
+    """Make the index at ``index_dir`` hold exactly the documents of ``sources``.
 
-    Options are those of :class:`rag.settings.BuildOptions`; ``exclude`` lists document keys
-    (paths, or ``path#N`` for JSON records) to leave out. Only new or changed documents
-    are embedded; an unchanged corpus returns at once without writing. The new version is
+    The caller holds :func:`rag.store.build_lock` (see :mod:`rag.manage`, which decides what
+    the sources are). Options are those of :class:`rag.settings.BuildOptions`. Only new or
+    changed documents are embedded; when neither documents, settings nor sources changed it
+    returns at once without writing. The new version (with ``sources`` in its manifest) is
     swapped in atomically, so a crash leaves the previous index loadable. ``on_progress``, if
     given, is called with ``(fraction 0..1, what is happening)`` as the build goes (embedding
     is reported every few hundred passages).
-
-    >>> report = build_index(["data"], "index")        # doctest: +SKIP
-    >>> report.added, report.chunks                    # doctest: +SKIP
-    (1, 6)
     """
     started = time.perf_counter()
     opts = make_options(BuildOptions, options)
-    roots = [str(p) for p in paths]
-    if not roots:
-        raise InputError("no documents given: pass files or folders to index")
-    _tell(on_progress, 0.0, "reading documents")
-    docs, skipped = _unique(*load_documents(roots))
-    excluded = set(exclude)
-    docs = [d for d in docs if d.key not in excluded]
-    if not docs:
-        raise InputError(f"no supported documents found in {', '.join(roots)}")
     index_path = Path(index_dir)
-    with store.build_lock(index_path):
-        old = _previous(index_path)
-        emb = embedder or SentenceTransformerEmbedder(opts.model, opts.batch_size)
-        settings = _settings(opts, emb)
-        old_settings = old.manifest.get("settings", {}) if old is not None else {}
-        reusable = _reusable(old, settings, emb)
-        old_ids = {d.key: d.id for d in reusable.docs} if reusable else {}
-        new_ids = {d.key: d.id for d in docs}
-        counts = _diff(old_ids, new_ids)
-        current = old is not None and old.manifest.get("format_version") == FORMAT_VERSION
-        if (
-            reusable is not None
-            and current
-            and old_settings == settings
-            and not any(counts[k] for k in ("added", "updated", "removed"))
-        ):
-            return _report(index_path, reusable, counts, started, skipped, changed=False)
-        data = _assemble(docs, reusable, emb, opts, settings, roots, _reporter(on_progress, opts.progress))
-        if old is not None:
-            data.manifest["previous"] = old.version
-        _tell(on_progress, 0.97, "saving the new index version")
-        store.save(index_path, data)
-        _tell(on_progress, 1.0, "done")
+    roots = sources.roots(index_path)
+    if not roots:
+        raise EmptyIndexError("no documents given: pass files or folders to index")
+    _tell(on_progress, 0.0, "reading documents")
+    found, skipped = load_documents(roots)
+    docs, skipped = _unique([d for d in found if sources.keeps(d)], skipped)
+    if not docs:
+        raise EmptyIndexError(f"no supported documents found in {', '.join(roots)}: an index needs at least one document")
+    old = _previous(index_path)
+    spec = _store(opts.store, index_path)
+    emb = embedder or SentenceTransformerEmbedder(opts.model, opts.batch_size)
+    settings = _settings(opts, emb)
+    reusable = _reusable(old, settings, emb)
+    counts = _diff({d.key: d.id for d in reusable.docs} if reusable else {}, {d.key: d.id for d in docs})
+    if reusable is not None and _unchanged(old, settings, sources, counts) and stores.spec_of(old.manifest) == spec:  # type: ignore[union-attr]
+        return _report(index_path, reusable, counts, started, skipped, changed=False)
+    parts = _parts(docs, reusable, emb, opts, _reporter(on_progress, opts.progress))
+    data = assemble(docs, parts, reusable, spec, _manifest(docs, emb, settings, sources, _dim(parts, emb)))
+    if old is not None:
+        data.manifest["previous"] = old.version
+    _tell(on_progress, 0.97, "saving the new index version")
+    store.save(index_path, data)
+    _tell(on_progress, 1.0, "done")
     return _report(index_path, data, counts, started, skipped, changed=True)
 
 
+def _store(option: str, index_path: Path) -> stores.StoreSpec:
+    """The store a write goes to: the option, or (``auto``) the one the index uses now."""
+    if option != stores.AUTO:
+        return stores.parse_store(option)
+    try:
+        return stores.spec_of(store.read_manifest(index_path, store.REUSABLE_FORMATS))
+    except (IndexNotFoundError, IndexMismatchError, IndexCorruptError):
+        return stores.StoreSpec()
+
+
+def _unchanged(old: store.IndexData | None, settings: dict[str, Any], sources: Sources, counts: dict[str, int]) -> bool:
+    """True when a build would write exactly what is there (nothing to do)."""
+    return (
+        old is not None
+        and old.manifest.get("format_version") == FORMAT_VERSION
+        and old.manifest.get("settings", {}) == settings
+        and old.manifest.get("sources") == sources.to_json()
+        and not any(counts[k] for k in ("added", "updated", "removed"))
+    )
+
+
 Progress = Callable[[float, str], None]
-EMBED_SLICE = 256
-"""Embedding windows per progress report (sorted by length first, so batches stay compact)."""
+EMBED_SLICE = 32
+"""Embedding windows per progress report (sorted by length first, so batches stay compact): one
+batch of the model, so the UI's progress bar moves every few seconds on a large upload."""
 
 
 def _tell(on_progress: Progress | None, fraction: float, message: str) -> None:
@@ -170,7 +185,7 @@ def _settings(opts: BuildOptions, emb: Embedder) -> dict[str, Any]:
         "max_sentence_tokens": opts.max_sentence_tokens,
         "bm25_stemmer": BM25_STEMMER,
         "bm25_stopwords": QUESTION_WORDS_VERSION,
-        "splitter": "blingfire-paragraphs-v2",  # bump when sentence/chunk code changes: forces a rebuild
+        "splitter": "blingfire-structure-v3",  # bump when sentence/chunk code changes: forces a rebuild
         "embedding": f"sentence-windows-{EMBED_WINDOW_TOKENS}-v1",
     }
 
@@ -188,76 +203,91 @@ def _diff(old: dict[str, str], new: dict[str, str]) -> dict[str, int]:
     }
 
 
-def _assemble(
-    docs: list[Document],
-    old: store.IndexData | None,
-    emb: Embedder,
-    opts: BuildOptions,
-    settings: dict,
-    paths: list[str],
-    report: Progress,
-) -> store.IndexData:
-    import faiss
-
+def _parts(
+    docs: list[Document], old: store.IndexData | None, emb: Embedder, opts: BuildOptions, report: Progress
+) -> dict[str, Parts]:
+    """Every document's parts: unchanged ones from the previous version, the others split and embedded."""
     parts = _reused_parts(old, {d.id for d in docs}) if old else {}
     fresh = [d for d in docs if d.id not in parts]
     parts.update(_new_parts(fresh, emb, opts, report))
-    sentences, chunks, cvecs, svecs = [], [], [], []
-    texts: list[str] = []
+    report(1.0, "building the keyword (BM25) indexes")
+    return parts
+
+
+def _dim(parts: dict[str, Parts], emb: Embedder) -> int:
+    # From the vectors when there are any, so a build that only removes documents never loads the model.
+    fresh = next((p.chunk_vectors for p in parts.values() if p.chunk_vectors is not None), None)
+    return int(fresh.shape[1]) if fresh is not None else -1
+
+
+def assemble(
+    docs: list[Document], parts: dict[str, Parts], old: store.IndexData | None, spec: stores.StoreSpec, manifest: dict
+) -> store.IndexData:
+    """The new version's layout, and the write its store must make (run by :func:`rag.store.save`).
+
+    ``manifest``: its fields but the counts, filled in here (``model.dim`` -1: the previous version's).
+    """
+    sentences, chunks, rows = [], [], []
     n_sent = 0
     for row, doc in enumerate(docs):
         p = parts[doc.id]
         sentences.append(np.column_stack([np.full(len(p.sentences), row), p.sentences]))
         chunks.append(np.column_stack([np.full(len(p.chunks), row), p.chunks[:, :2] + n_sent, p.chunks[:, 2]]))
-        cvecs.append(p.chunk_vectors)
-        svecs.append(p.sentence_vectors)
-        texts.extend(embedding_text(doc, doc.text[p.sentences[a][0] : p.sentences[b - 1][1]]) for a, b, _ in p.chunks)
+        rows.append(_rows(doc, p))
         n_sent += len(p.sentences)
-    chunk_vectors = np.vstack(cvecs).astype(np.float32)
-    faiss_index = faiss.IndexFlatIP(chunk_vectors.shape[1])
-    faiss_index.add(chunk_vectors)
-    manifest = _manifest(docs, emb, settings, paths, n_sent, len(texts), chunk_vectors.shape[1])
-    all_sentences = np.vstack(sentences)
-    report(1.0, "building the keyword (BM25) indexes")
-    sentence_texts = [docs[row].text[a:b] for row, a, b in all_sentences]
-    return store.IndexData(
-        manifest, docs, all_sentences, np.vstack(chunks), faiss_index, np.vstack(svecs), build_bm25(texts),
-        build_bm25(sentence_texts),
+    if manifest["model"]["dim"] < 0:
+        manifest["model"]["dim"] = int(old.manifest["model"]["dim"]) if old is not None else 0
+    manifest["counts"] = {"documents": len(docs), "sentences": n_sent, "chunks": sum(len(r.chunk_texts) for r in rows)}
+    same = old is not None and stores.spec_of(old.manifest) == spec
+    backend = stores.backend(spec.kind)(spec, old.manifest if same and old is not None else None)
+    change = Change(
+        rows, old.stores if old is not None else None, [d.id for d in old.docs] if old else [], same, manifest["model"]["dim"]
+    )
+    data = store.IndexData(manifest, docs, np.vstack(sentences), np.vstack(chunks))
+    data.write = (backend, change)
+    return data
+
+
+def _rows(doc: Document, p: Parts) -> DocumentRows:
+    """What ``doc`` puts in the store: its chunks' BM25 texts (as embedded: metadata and section
+    title first) and its sentences, with their vectors."""
+    chunk_texts = [_chunk_text(doc, int(p.sentences[a][0]), int(p.sentences[b - 1][1])) for a, b, _ in p.chunks]
+    sentence_texts = [doc.text[a:b] for a, b in p.sentences]
+    return DocumentRows(
+        doc.id, doc.source, doc.date[:10], chunk_texts, sentence_texts, p.chunk_vectors, p.sentence_vectors,
+        p.old_chunks, p.old_sentences,
     )  # fmt: skip
 
 
-def _manifest(
-    docs: list[Document], emb: Embedder, settings: dict, paths: list[str], n_sent: int, n_chunks: int, dim: int
-) -> dict:
-    # ``dim`` comes from the vectors, so a build that only removes documents never loads the model.
+def _manifest(docs: list[Document], emb: Embedder, settings: dict, sources: Sources, dim: int) -> dict:
     return {
         "format_version": FORMAT_VERSION,
         "model": {"name": emb.name, "weights_sha256": emb.weights_sha256, "dim": dim},
         "token_encoding": "cl100k_base",
         "settings": settings,
-        "paths": [str(Path(p).resolve()) for p in paths],
+        "paths": list(sources.paths),
+        "sources": sources.to_json(),
         "documents": {d.key: d.id for d in docs},
-        "counts": {"documents": len(docs), "sentences": n_sent, "chunks": n_chunks},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
 
-def _reused_parts(old: store.IndexData, wanted: set[str]) -> dict[str, _Parts]:
-    """Slice the unchanged documents' rows out of the previous index."""
-    vectors = old.faiss_index.reconstruct_n(0, old.faiss_index.ntotal)
+def _reused_parts(old: store.IndexData, wanted: set[str]) -> dict[str, Parts]:
+    """The unchanged documents' rows in the previous index (their vectors stay in its store)."""
+    s_start = np.searchsorted(old.sentences[:, 0], np.arange(len(old.docs) + 1))  # rows are in document order
+    c_start = np.searchsorted(old.chunks[:, 0], np.arange(len(old.docs) + 1))
     out = {}
     for row, doc in enumerate(old.docs):
         if doc.id not in wanted:
             continue
-        s = np.flatnonzero(old.sentences[:, 0] == row)
-        c = np.flatnonzero(old.chunks[:, 0] == row)
+        s, c = np.arange(s_start[row], s_start[row + 1]), np.arange(c_start[row], c_start[row + 1])
         local = old.chunks[c][:, 1:4].copy()
         local[:, :2] -= s[0]
-        out[doc.id] = _Parts(old.sentences[s][:, 1:3], local, vectors[c], old.sentence_vectors[s].astype(np.float32))
+        out[doc.id] = Parts(old.sentences[s][:, 1:3], local, None, None, c, s)
     return out
 
 
-def _new_parts(docs: Sequence[Document], emb: Embedder, opts: BuildOptions, report: Progress) -> dict[str, _Parts]:
+def _new_parts(docs: Sequence[Document], emb: Embedder, opts: BuildOptions, report: Progress) -> dict[str, Parts]:
     """Split, chunk and embed new documents (one batched embedding pass over all of them).
 
     Sentences are embedded once each, in the context of a sentence-aligned window that the
@@ -269,7 +299,7 @@ def _new_parts(docs: Sequence[Document], emb: Embedder, opts: BuildOptions, repo
     texts, spans = [], []
     for doc, sents, _, windows in prepared:
         for w in windows:
-            text = embedding_text(doc, w.text)
+            text = embedding_text(doc, w.text, section_at(doc, w.start))
             offset = len(text) - len(w.text)
             texts.append(text)
             spans.append([(s.start - w.start + offset, s.end - w.start + offset) for s in sents[w.first : w.last]])
@@ -280,7 +310,7 @@ def _new_parts(docs: Sequence[Document], emb: Embedder, opts: BuildOptions, repo
         i += len(windows)
         weights = np.array([s.end - s.start for s in sents], np.float32)
         chunk_vecs = np.array([weights[c.first : c.last] @ sent_vecs[c.first : c.last] for c in chunks], np.float32)
-        out[doc.id] = _Parts(
+        out[doc.id] = Parts(
             np.array([(s.start, s.end) for s in sents], np.int32).reshape(-1, 2),
             np.array([(c.first, c.last, c.tokens) for c in chunks], np.int32).reshape(-1, 3),
             chunk_vecs.reshape(len(chunks), -1) / np.maximum(np.linalg.norm(chunk_vecs, axis=1, keepdims=True), 1e-12),
@@ -293,6 +323,7 @@ def _embed_windows(emb: Embedder, texts: list[str], spans: list[list[tuple[int, 
     """Sentence vectors of every window, embedded in slices so progress can be reported."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out: list[np.ndarray] = [np.zeros(0)] * len(texts)
+    report(0.0, f"embedding passages: 0 of {len(order)}")  # splitting is over: say what runs now
     for start in range(0, len(order), EMBED_SLICE):
         part = order[start : start + EMBED_SLICE]
         _, vecs = emb.embed_spans([texts[i] for i in part], [spans[i] for i in part])
@@ -306,15 +337,22 @@ def _embed_windows(emb: Embedder, texts: list[str], spans: list[list[tuple[int, 
 def split_and_chunk(doc: Document, emb: Embedder, opts: BuildOptions) -> tuple[list[Sentence], list[Chunk], list[Chunk]]:
     """Sentences, retrieval chunks, and the non-overlapping windows the model embeds them in."""
     sentences = split_sentences(doc, opts.max_sentence_tokens)
-    header_chars = len(embedding_text(doc, ""))
+    # Sizes are checked under the longest section title of the document (a window's own may be shorter).
+    section = max((section_at(doc, end) for _, end, _ in doc.headings), key=len, default="")
+    header_chars = len(embedding_text(doc, "", section))
     long = [s for s in sentences if len(s.text) + header_chars > 200]
-    if long and not all(emb.fits([embedding_text(doc, s.text) for s in long])):
-        sentences = split_to_fit(sentences, doc.text, lambda t: emb.fits([embedding_text(doc, t)])[0])
+    if long and not all(emb.fits([embedding_text(doc, s.text, section) for s in long])):
+        sentences = split_to_fit(sentences, doc.text, lambda t: emb.fits([embedding_text(doc, t, section)])[0])
     chunks = chunk_sentences(doc, sentences, opts.chunk_tokens, opts.overlap_tokens)
     windows = chunk_sentences(
-        doc, sentences, EMBED_WINDOW_TOKENS, 0, fits=lambda ts: emb.fits([embedding_text(doc, t) for t in ts])
+        doc, sentences, EMBED_WINDOW_TOKENS, 0, fits=lambda ts: emb.fits([embedding_text(doc, t, section) for t in ts])
     )
     return sentences, chunks, windows
+
+
+def _chunk_text(doc: Document, start: int, end: int) -> str:
+    """A chunk's BM25 text: as embedded, with its document's metadata and its section's title."""
+    return embedding_text(doc, doc.text[start:end], section_at(doc, start))
 
 
 def _report(

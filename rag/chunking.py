@@ -109,12 +109,13 @@ def _chunk(doc: Document, sentences: Sequence[Sentence], first: int, last: int, 
     return Chunk(doc.id, first, last, start, end, doc.text[start:end], tokens)
 
 
-def embedding_text(doc: Document, text: str) -> str:
+def embedding_text(doc: Document, text: str, section: str = "") -> str:
     """What is embedded and BM25-indexed for a chunk: a short metadata line, then the text.
 
-    The metadata line lets questions that name an outlet, a title or a date find the chunk.
+    The metadata line lets questions that name an outlet, a title, a date or the section the
+    chunk starts in (``section``, see :func:`rag.structure.section_at`) find the chunk.
     """
-    meta = " | ".join(x for x in (doc.title[:200], _source_name(doc), doc.date) if x)
+    meta = " | ".join(x for x in (doc.title[:200], section[:200], _source_name(doc), doc.date) if x)
     return f"{meta}\n{text}" if meta else text
 
 

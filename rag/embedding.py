@@ -38,6 +38,10 @@ class Embedder:
         """Which texts the model reads whole (no truncation). Default: all."""
         return [True] * len(texts)
 
+    def load(self) -> bool:
+        """Load the model now if it is loaded lazily; True when this call loaded it. Default: nothing to load."""
+        return False
+
     def embed_spans(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Vectors for each text and for each ``(start, end)`` span of it.
 
@@ -112,6 +116,12 @@ class SentenceTransformerEmbedder(Embedder):
                 ) from None
         return self._model
 
+    def load(self) -> bool:
+        if self._model is not None:
+            return False
+        self.model  # noqa: B018  (the property loads it)
+        return True
+
     @property
     def dim(self) -> int:  # type: ignore[override]
         return int(self.model.get_embedding_dimension())
@@ -160,6 +170,8 @@ def _pool_spans(tokens: Any, offsets: Any, mask: Any, spans: Spans) -> np.ndarra
     """Mean of the token vectors lying inside each character span, L2-normalised."""
     starts, ends = offsets[:, 0].numpy(), offsets[:, 1].numpy()
     real = (mask.numpy() > 0) & (ends > starts)
+    if not real.any():  # a text the tokenizer drops whole ("\x00", a lone combining mark): its special tokens
+        real = mask.numpy() > 0
     emb = tokens.float().numpy()
     out = np.zeros((len(spans), emb.shape[1]), np.float32)
     for j, (a, b) in enumerate(spans):

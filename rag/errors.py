@@ -27,6 +27,10 @@ class DocumentError(InputError):
     """A document could not be read (missing, binary, not UTF-8, empty, unsupported type)."""
 
 
+class EmptyIndexError(InputError):
+    """A build or removal would leave the index without documents (an index needs one)."""
+
+
 class ConfigError(InputError):
     """An unknown option or an option with an invalid value."""
 
@@ -59,3 +63,9 @@ class BuildError(RagError):
     """A build failed (e.g. disk full, folder not writable); the previous index is untouched."""
 
     exit_code = 5
+
+
+class StoreError(RagError):
+    """The index's vector/BM25 store (a Milvus server) cannot be reached or refused an operation."""
+
+    exit_code = 6

@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .query import recent_turns
+from .settings import AnswerOptions
+
 
 def _wordset(words: str) -> frozenset[str]:
     """A set of words written as one space-separated string (easier to read than a list of strings)."""
@@ -51,7 +54,7 @@ _THERE = re.compile(r"\bthere\b(?=\s*[?.!]?\s*$)", re.IGNORECASE)
 _ELLIPSIS = re.compile(r"^\W*(?:and|but|so)?\W*(?:what|how)\s+about\b|^\W*(?:and|but|so)\b", re.IGNORECASE)
 
 
-def resolve(question: str, history: Sequence[Any] | None) -> Turn:
+def resolve(question: str, history: Sequence[Any] | None, max_chars: int = AnswerOptions.max_question_chars) -> Turn:
     """The question with its references to the previous question resolved.
 
     Only the previous question's noun phrases are carried over (its subject and named things, see
@@ -68,7 +71,7 @@ def resolve(question: str, history: Sequence[Any] | None) -> Turn:
     >>> resolve("What has North Korea declared itself to be?", ["Did Kim visit Russia?"]).text
     'What has North Korea declared itself to be?'
     """
-    turns = _turns(history)
+    turns = recent_turns(history, max_chars)  # validated and bounded: ConfigError for a malformed history
     if not turns or not is_follow_up(question):
         return Turn(question, question)
     previous = ""  # earlier follow-ups are resolved in turn: "it" may already stand for the same thing
@@ -202,34 +205,3 @@ def _noun_run(words: list[tuple[str, int, int]], i: int, aux: str) -> tuple[int,
     if j - i >= 2 and last[:1].islower() and (aux == "do" or (aux == "be" and _PARTICIPLE.search(last))):
         j -= 1  # "did the new library cost", "was the bridge opened": the last word is the verb
     return i, j
-
-
-def _turns(history: Sequence[Any] | None) -> list[tuple[str, str]]:
-    """``(user question, answer text)`` per earlier turn; an assistant message is the answer to the
-    user message before it, a ``(question, answer)`` pair carries its own (text or an Answer)."""
-    out: list[tuple[str, str]] = []
-    for turn in history or []:
-        if isinstance(turn, (list, tuple)) and turn and isinstance(turn[0], str):
-            reply = turn[1] if len(turn) > 1 else ""
-            out.append((turn[0].strip(), str(getattr(reply, "text", reply) or "")))
-        elif isinstance(turn, dict) and turn.get("role") == "assistant" and out:
-            out[-1] = (out[-1][0], _content(turn.get("content")))
-        elif _user_text(turn):
-            out.append((_user_text(turn), ""))
-    return out
-
-
-def _user_text(turn: Any) -> str:
-    if isinstance(turn, str):
-        return turn.strip()
-    if isinstance(turn, dict):
-        return _content(turn.get("content")) if turn.get("role") == "user" else ""
-    if isinstance(turn, (list, tuple)) and turn and isinstance(turn[0], str):
-        return turn[0].strip()
-    return ""
-
-
-def _content(content: Any) -> str:
-    if isinstance(content, list):  # Gradio 6 messages: [{"type": "text", "text": ...}, ...]
-        content = " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-    return content.strip() if isinstance(content, str) else ""

@@ -144,7 +144,10 @@ def _doc_max(x: np.ndarray, doc: np.ndarray) -> np.ndarray:
 class FusionModel:
     """A LightGBM ranker over :data:`FEATURES`, loaded from its plain-text model file."""
 
-    def __init__(self, path: Path = MODEL_FILE):
+    def __init__(self, path: Path = MODEL_FILE, info: Path | None = None, constants: dict[str, float] | None = None):
+        """``info``: the model's card (default: ``fusion_model.json`` beside it), whose recorded
+        features and ``constants`` must equal :data:`FEATURES` and ``constants`` (the values that
+        define the signals, :data:`rag.retrieve.FEATURE_CONSTANTS`); ModelError otherwise."""
         import lightgbm
 
         try:
@@ -153,6 +156,8 @@ class FusionModel:
             raise ModelError(f"cannot load the fusion model {path} ({str(err).splitlines()[0][:200]}): reinstall rag") from None
         if tuple(self.booster.feature_name()) != FEATURES:
             raise ModelError(f"fusion model {path} was trained on other features: retrain with benchmarks/train_fusion.py")
+        if constants is not None:
+            check_constants(info or path.with_suffix(".json"), constants)
         # A shared Booster's predictor set-up races between threads (LightGBM issue #6142); a
         # prediction takes about a millisecond, so answers running in parallel take turns here.
         self._lock = threading.Lock()
@@ -169,12 +174,38 @@ _model: dict[Path, FusionModel | None] = {}
 _model_lock = threading.Lock()
 
 
-def default_model(path: Path = MODEL_FILE) -> FusionModel | None:
-    """The shipped model (loaded once per process), or None when there is no model file."""
+def default_model(path: Path = MODEL_FILE, constants: dict[str, float] | None = None) -> FusionModel | None:
+    """The shipped model (loaded once per process, its card checked against ``constants``), or
+    None when there is no model file."""
     with _model_lock:
         if path not in _model:
-            _model[path] = FusionModel(path) if path.exists() else None
+            _model[path] = FusionModel(path, constants=constants) if path.exists() else None
         return _model[path]
+
+
+def check_constants(info: Path, constants: dict[str, float]) -> None:
+    """ModelError unless the model card ``info`` records these features and signal ``constants``:
+    a model trained on differently computed signals would score silently wrong."""
+    try:
+        card = json.loads(info.read_text("utf-8"))
+    except (OSError, ValueError) as err:
+        raise ModelError(
+            f"cannot read the fusion model card {info} ({' '.join(str(err).split())[:200]}): reinstall rag"
+        ) from None
+    if card.get("features") != list(FEATURES):
+        raise ModelError(
+            f"fusion model card {info} lists other features than this rag computes: retrain with benchmarks/train_fusion.py"
+        )
+    recorded = card.get("constants")
+    if recorded != constants:
+        if not isinstance(recorded, dict):
+            raise ModelError(f"fusion model card {info} records no signal constants: retrain with benchmarks/train_fusion.py")
+        differ = sorted(k for k in {*recorded, *constants} if recorded.get(k) != constants.get(k))
+        shown = ", ".join(f"{k} {recorded.get(k)} (now {constants.get(k)})" for k in differ)
+        raise ModelError(
+            f"fusion model {info.with_suffix('.txt').name} was trained with other signal constants: {shown}; "
+            "retrain with benchmarks/train_fusion.py or restore the constants"
+        )
 
 
 def model_info(path: Path = MODEL_INFO) -> dict[str, Any]:

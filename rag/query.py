@@ -1,20 +1,27 @@
 """Query understanding: what retrieval should look for in a question.
 
-* Follow-ups ("Who did he meet there?") are resolved against the previous question
+* Follow-ups ("Who did he meet there?") are resolved against the conversation
   (:mod:`rag.followup`).
 * Long multi-part questions are split into clauses at commas and joining words ("Who
   built a reputation as X, faced Y, and is also accused of Z by TechCrunch?") that are
   retrieved separately, because each clause is usually answered by a different passage.
 * Dates named in the question ("on October 7, 2023") are recognised so documents published
   that day can be preferred.
+
+Questions and earlier turns are bounded (:func:`bounded`) before anything else looks at them,
+so a huge question or conversation costs no more than a short one.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .documents import storable
+from .errors import ConfigError
+from .settings import AnswerOptions
 
 MONTHS = [
     "january",
@@ -45,6 +52,9 @@ WINDOW_WORDS, WINDOW_STRIDE = 16, 8
 """Overlapping word windows of the question, pooled from its own forward pass (no extra cost)."""
 MAX_WINDOWS = 16
 _WORD = re.compile(r"\S+")
+MAX_HISTORY_TURNS = 20
+"""Only the last turns of a conversation are looked at: the previous user question is among them
+(chat messages alternate user and assistant), and a long conversation costs nothing more."""
 
 
 @dataclass(frozen=True)
@@ -123,12 +133,92 @@ def dates(text: str) -> list[str]:
     return out
 
 
-def with_history(question: str, history: Sequence[Any] | None) -> str:
+def bounded(text: str, max_chars: int) -> tuple[str, bool]:
+    """``text`` with whitespace runs collapsed to one space and ends stripped, cut to ``max_chars``
+    characters, and whether it was cut. Lone surrogates (undecodable input) become U+FFFD.
+
+    Reads ``text`` only as far as the cut: a 5 MB question costs about what a short one does.
+
+    >>> bounded("  Who   met\\n Putin? ", 9)
+    ('Who met P', True)
+    """
+    words: list[str] = []
+    size = -1
+    for m in _WORD.finditer(text):
+        words.append(text[m.start() : min(m.end(), m.start() + max_chars + 1)])  # a giant word is not copied whole
+        size += len(words[-1]) + 1
+        if size > max_chars:
+            return storable(" ".join(words)[:max_chars].rstrip()), True
+    return storable(" ".join(words)), False
+
+
+def with_history(question: str, history: Sequence[Any] | None, max_chars: int = AnswerOptions.max_question_chars) -> str:
     """The retrieval text of ``question`` in its conversation (:func:`rag.followup.resolve`).
+
+    ``history`` must be a list (or tuple) of turns: strings, ``(question, answer)`` pairs or chat
+    messages; only the last MAX_HISTORY_TURNS are looked at and each is bounded to ``max_chars``
+    like a question. Raises ConfigError for anything else (a plain string included).
 
     >>> with_history("Who did he meet there?", ["Did Kim Jong Un visit Russia?"])
     'Who did Kim Jong Un meet in Russia?'
     """
     from .followup import resolve
 
-    return resolve(question, history).text
+    return resolve(question, history, max_chars).text
+
+
+_TURNS = "questions, (question, answer) pairs or chat messages"
+
+
+def recent_turns(history: Sequence[Any] | None, max_chars: int) -> list[tuple[str, str]]:
+    """``(user question, answer text)`` of each of the last MAX_HISTORY_TURNS turns, both bounded.
+
+    An assistant message is the answer to the user message before it; a ``(question, answer)``
+    pair carries its own (text, or an object with a ``text`` such as an Answer).
+    """
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes)) or not isinstance(history, Sequence):
+        hint = ": pass [question] for one earlier question" if isinstance(history, str) else ""
+        raise ConfigError(f"history must be a list of earlier turns ({_TURNS}), not {_a(history)}{hint}")
+    recent = history[-MAX_HISTORY_TURNS:]
+    out: list[tuple[str, str]] = []
+    for n, turn in enumerate(recent, len(history) - len(recent) + 1):
+        if not isinstance(turn, (str, Mapping, list, tuple)):
+            raise ConfigError(f"history turn {n} must be one of {_TURNS}, not {_a(turn)}")
+        if isinstance(turn, Mapping) and turn.get("role") == "assistant":
+            if out:
+                out[-1] = (out[-1][0], _content(turn.get("content"), max_chars))
+        elif isinstance(turn, (list, tuple)) and turn and isinstance(turn[0], str):
+            reply = turn[1] if len(turn) > 1 else ""
+            reply = getattr(reply, "text", reply)
+            out.append((bounded(turn[0], max_chars)[0], bounded(reply, max_chars)[0] if isinstance(reply, str) else ""))
+        elif isinstance(turn, str) or (isinstance(turn, Mapping) and turn.get("role") == "user"):
+            text = bounded(turn, max_chars)[0] if isinstance(turn, str) else _content(turn.get("content"), max_chars)
+            if text:
+                out.append((text, ""))
+    return [t for t in out if t[0]]
+
+
+def _content(content: Any, max_chars: int) -> str:
+    if isinstance(content, (list, tuple)):  # Gradio 6 messages: [{"type": "text", "text": ...}, ...]
+        content = _text_parts(content, max_chars)
+    return bounded(content, max_chars)[0] if isinstance(content, str) else ""
+
+
+def _a(value: Any) -> str:
+    name = type(value).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
+
+
+def _text_parts(parts: Sequence[Any], max_chars: int) -> str:
+    """The text parts of a multi-part chat message, joined, read only up to ``max_chars``."""
+    out: list[str] = []
+    size = 0
+    for part in parts:
+        if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str):
+            out.append(bounded(part["text"], max_chars)[0])
+            size += len(out[-1]) + 1
+            if size > max_chars:
+                break
+    return " ".join(out)

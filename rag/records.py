@@ -15,7 +15,10 @@ class Document:
 
     ``key`` identifies where it came from (a path, or ``path#N`` for record N of a
     JSON file) and is what incremental builds track; ``id`` is a content hash.
-    ``body_start`` is where the content starts (after a ``date YYYY-MM-DD`` header).
+    ``body_start`` is where the content starts (after a ``date YYYY-MM-DD`` header, YAML front
+    matter or ``Title:``/``Date:`` header lines). ``headings`` are the ``(start, end, level)``
+    spans of section titles and ``markers`` the ``(start, end)`` spans of list markers
+    (``-``, ``1.``, ``•``...): both stay in ``text`` but are never part of a sentence.
     """
 
     id: str
@@ -27,6 +30,8 @@ class Document:
     url: str = ""
     author: str = ""
     body_start: int = 0
+    headings: tuple[tuple[int, int, int], ...] = ()
+    markers: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,8 @@ class Citation:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved chunk, best first, with the sentences it holds."""
+    """A retrieved chunk, best first, with the sentences it holds; ``section`` is the title of the
+    section it starts in (outer sections first, joined by " > "; "" when the document has none)."""
 
     chunk_id: int
     doc_id: str
@@ -85,6 +91,7 @@ class Hit:
     date: str = ""
     start: int = 0
     end: int = 0
+    section: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,8 @@ class BuildReport:
     seconds: float
     skipped: list[str] = field(default_factory=list)
     changed: bool = True
+    notes: list[str] = field(default_factory=list)
+    """What the change also did, e.g. rolled back an upload interrupted by a crash."""
 
     def to_dict(self) -> dict:
         from dataclasses import asdict

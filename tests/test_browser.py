@@ -109,7 +109,7 @@ def _shot(page, name: str) -> None:
 def _step_answer_about_the_article(page) -> None:
     """The answer cites the Russia sentence, highlighted inside its paragraph."""
     _ask(page, "Who did Kim Jong Un meet in Russia?", 0)
-    assert RUSSIA in page.locator("#sources mark.cited").all_inner_texts()
+    assert RUSSIA in page.locator("#sources .turn-sources.current mark.cited").all_inner_texts()
     assert "[" in page.locator("#chat .bot").last.inner_text()
     assert "The successful launch of North Korea’s spy satellite" in page.locator("#sources").inner_text()
     _shot(page, "1-answer-with-sources")
@@ -128,7 +128,7 @@ def _step_upload_then_ask(page, upload: Path) -> None:
     _shot(page, "2-document-uploaded")
     page.get_by_role("tab", name="Chat").click()
     _ask(page, "When was the Zorblat lighthouse built?", 1)
-    assert page.locator("#sources mark.cited").first.inner_text() == ZORBLAT
+    assert page.locator("#sources .turn-sources.current mark.cited").first.inner_text() == ZORBLAT
     sources = page.locator("#sources")
     assert "Zorblat lighthouse" in sources.inner_text()
     assert "<script>alert(1)</script>" in sources.inner_text()  # shown literally ...
@@ -140,7 +140,7 @@ def _step_off_topic_question(page) -> None:
     """An off-topic question gets a visible "not found" notice and closest passages only."""
     _ask(page, "What is the tallest mountain in Africa?", 2)
     assert page.locator("#sources .abstain-box").inner_text().startswith("Not found in your documents")
-    assert page.locator("#sources mark.cited").count() == 0
+    assert page.locator("#sources .turn-sources.current mark.cited").count() == 0
     assert page.locator("#chat .bot .chat-abstain").count() == 1
     _shot(page, "4-abstention")
 
@@ -172,3 +172,44 @@ def test_chat_upload_and_abstain_in_chromium(server: str, tmp_path: Path) -> Non
         {urlsplit(u).hostname or u for u in requests if urlsplit(u).scheme in ("http", "https", "ws", "wss")} - LOCAL_HOSTS
     )
     assert foreign == [], f"requests to other hosts: {foreign}"
+
+
+def test_upload_refused_and_waiting_states_in_chromium(server: str, tmp_path: Path) -> None:
+    """A refused upload leaves a note under the index status; an upload made while another
+    process changes the index says it waits, then is indexed once that change is done."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing (apt-get install chromium)")
+    import fcntl
+
+    from playwright.sync_api import sync_playwright
+
+    empty, upload = tmp_path / "empty.txt", tmp_path / "zorblat_lighthouse.txt"
+    empty.write_text("", "utf-8")
+    upload.write_text(ZORBLAT_DOC, "utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server)
+            page.get_by_role("tab", name="Documents").click()
+            page.locator("#upload input[type=file]").set_input_files(str(empty))
+            refused = page.locator("#index-status .index-refused")
+            refused.wait_for(timeout=TIMEOUT_MS)
+            assert refused.inner_text().startswith("Not indexed. empty.txt: ") and "/tmp" not in refused.inner_text()
+            assert "empty.txt" not in page.locator("#upload").inner_text()  # taken: not sent again with the next upload
+            _shot(page, "5-upload-refused")
+            with open(tmp_path / "index" / ".lock", "a+") as lock:  # as `rag build` in a shell would
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                page.locator("#upload input[type=file]").set_input_files(str(upload))
+                page.locator("#index-status .index-waiting").wait_for(timeout=TIMEOUT_MS)
+                page.wait_for_function(  # the progress bar (on the status line only) says so too
+                    "() => [...document.querySelectorAll('#index-status [data-testid=status-tracker]')]"
+                    ".some(t => t.innerText.includes('Waiting for another change to the index to finish'))",
+                    timeout=TIMEOUT_MS,
+                )
+                _shot(page, "6-upload-waiting")
+                fcntl.flock(lock, fcntl.LOCK_UN)
+            page.get_by_text("Indexed zorblat_lighthouse.txt").wait_for(timeout=TIMEOUT_MS)
+            assert "Zorblat lighthouse" in page.locator("#documents-table").inner_text()
+        finally:
+            browser.close()

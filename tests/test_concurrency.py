@@ -47,7 +47,7 @@ def test_answers_during_a_rebuild_each_come_from_one_version(
     docs.mkdir()
     (docs / "lighthouse.txt").write_text(LIGHTHOUSE_V1, "utf-8")
     idx, _ = copy_index(article_index, tmp_path / "idx")
-    build_index([ARTICLE, docs], idx, embedder=real_embedder, progress=False)
+    build_index([ARTICLE, docs], idx, embedder=real_embedder, progress=False, replace=True)
     old = load(idx)
     (docs / "lighthouse.txt").write_text(LIGHTHOUSE_V2, "utf-8")  # changed: a new document id
     (docs / "history.txt").write_text(HISTORY, "utf-8")  # added
@@ -65,7 +65,7 @@ def test_answers_during_a_rebuild_each_come_from_one_version(
     def rebuild() -> None:
         for _ in range(10):  # let the first answers run on the old version
             done.acquire()
-        build_index([ARTICLE, docs], idx, embedder=real_embedder, progress=False)
+        build_index([ARTICLE, docs], idx, embedder=real_embedder, progress=False, replace=True)
         rebuilt.set()
 
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -142,7 +142,9 @@ def _race(corpus: Path, tmp_path: Path, idx: Path) -> list[Any]:
     other.mkdir(exist_ok=True)
     (other / "penguins.txt").write_text("Penguins cannot fly. They swim very well.", "utf-8")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        jobs = [pool.submit(build_index, paths, idx, embedder=SlowEmbedder()) for paths in ([corpus], [corpus, other])]
+        jobs = [
+            pool.submit(build_index, paths, idx, embedder=SlowEmbedder(), replace=True) for paths in ([corpus], [corpus, other])
+        ]
         return [j.exception() or j.result() for j in jobs]
 
 
@@ -161,7 +163,7 @@ def test_concurrent_builds_of_one_index_take_turns(tmp_path: Path, corpus: Path,
 
 def test_without_the_lock_the_race_is_detected(tmp_path: Path, corpus: Path, monkeypatch) -> None:
     """Negative control: the instrumentation above does see two builds interleave when unlocked."""
-    monkeypatch.setattr(store, "build_lock", lambda _: contextlib.nullcontext())
+    monkeypatch.setattr(store, "build_lock", lambda *_, **__: contextlib.nullcontext())
     state = _instrument(monkeypatch)
     _race(corpus, tmp_path, tmp_path / "idx")  # may fail: one build can collect the other's files
     assert state["most"] == 2
@@ -171,7 +173,7 @@ RACE_SCRIPT = """
 import sys
 from rag import build_index
 from tests.helpers import SlowEmbedder
-print(build_index(sys.argv[1:-1], sys.argv[-1], embedder=SlowEmbedder(), progress=False).documents)
+print(build_index(sys.argv[1:-1], sys.argv[-1], embedder=SlowEmbedder(), progress=False, replace=True).documents)
 """
 
 

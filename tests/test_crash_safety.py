@@ -45,7 +45,7 @@ def announced_save(index_dir, data):
     return save(index_dir, data)
 store.save = announced_save
 print("start", flush=True)
-build_index(sys.argv[1:-1], sys.argv[-1], embedder=SlowEmbedder(), progress=False)
+build_index(sys.argv[1:-1], sys.argv[-1], embedder=SlowEmbedder(), progress=False, replace=True)
 print("done", flush=True)
 """
 
@@ -124,7 +124,7 @@ def test_index_survives_sigkill_at_random_moments(tmp_path: Path) -> None:
         state = target if outcome == "new" else state
     assert outcomes["old"] >= 3 and outcomes["new"] >= 1, outcomes  # kills landed on both sides of the swap
     final = "a" if state == "b" else "b"
-    build_index(corpora[final], idx, embedder=CheapEmbedder(), progress=False)
+    build_index(corpora[final], idx, embedder=CheapEmbedder(), progress=False, replace=True)
     assert _check(idx, {_keys(corpora[final]): "new"}) == _keys(corpora[final])
     leftovers = [p.name for p in idx.iterdir() if p.name.startswith((".tmp-", ".manifest.json."))]
     assert leftovers == [] and len([p for p in idx.iterdir() if p.name.startswith("v-")]) <= 2

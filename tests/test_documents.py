@@ -122,3 +122,17 @@ def test_folders_walked_recursively_hidden_skipped(tmp_path: Path):
 def test_content_hash_changes_with_text():
     assert make_document("k", "One.").id != make_document("k", "Two.").id
     assert make_document("k", "One.").id == make_document("other", "One.", title="K").id
+
+
+def test_plain_text_is_titled_from_its_headline(tmp_path: Path):
+    headline = tmp_path / "zorblat_notes.txt"
+    headline.write_text("Zorblat lighthouse\nThe Zorblat lighthouse was built in 1887 on Kelp Island.\n", "utf-8")
+    sentence = tmp_path / "kelp_notes.txt"
+    sentence.write_text("The lighthouse was built in 1887.\nIt stands on Kelp Island.\n", "utf-8")
+    one_line = tmp_path / "gull_notes.txt"
+    one_line.write_text("Gulls nest on the roof", "utf-8")
+    assert [read_file(p)[0].title for p in (headline, sentence, one_line)] == [
+        "Zorblat lighthouse",
+        "Kelp notes",  # a first line that is a sentence is no title: the file name is
+        "Gull notes",  # nothing follows the line: it is the text, not its title
+    ]

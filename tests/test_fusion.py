@@ -85,6 +85,58 @@ def test_a_damaged_model_file_is_a_model_error(tmp_path) -> None:
         FusionModel(bad)
 
 
+def test_the_model_card_records_the_signal_constants_and_a_drift_is_refused(tmp_path, monkeypatch) -> None:
+    """SOURCE_BOOST, POOL_PER_SIGNAL... define the features: the shipped card records them, and a model whose
+    card disagrees with the code (a constant changed without retraining) is a ModelError naming the constant."""
+    import json
+    import shutil
+
+    from rag.retrieve import FEATURE_CONSTANTS
+
+    assert fusion.model_info()["constants"] == FEATURE_CONSTANTS
+    FusionModel(fusion.MODEL_FILE, constants=FEATURE_CONSTANTS)  # the shipped pair loads
+    model = tmp_path / "fusion_model.txt"
+    shutil.copy(fusion.MODEL_FILE, model)
+    card = {**fusion.model_info(), "constants": {**FEATURE_CONSTANTS, "SOURCE_BOOST": 0.7}}
+    (tmp_path / "fusion_model.json").write_text(json.dumps(card), "utf-8")
+    with pytest.raises(ModelError, match=r"other signal constants: SOURCE_BOOST 0.7 \(now 0.5\); retrain"):
+        FusionModel(model, constants=FEATURE_CONSTANTS)
+    (tmp_path / "fusion_model.json").write_text(json.dumps({k: v for k, v in card.items() if k != "constants"}), "utf-8")
+    with pytest.raises(ModelError, match="records no signal constants"):
+        FusionModel(model, constants=FEATURE_CONSTANTS)
+
+
+class TitleFirst:
+    """An example ranker (one class + one registry line): BM25 chunks, those of the first document first."""
+
+    def rank(self, index, query, encoded, candidates):
+        from rag import rankers
+
+        ids, scores = rankers.get("bm25").rank(index, query, encoded, candidates)
+        order = np.argsort(index.chunk_documents(ids), kind="stable")
+        return ids[order], scores[order]
+
+
+def test_a_new_ranker_is_one_class_and_one_registry_line(article_index, monkeypatch) -> None:
+    from rag import rankers
+    from rag.answer import answer
+
+    monkeypatch.setitem(rankers.RANKERS, "title-first", "tests.test_fusion:TitleFirst")
+    hits = retrieve("Who did Kim Jong Un meet in Russia?", k=3, index_dir=article_index, mode="title-first")
+    assert len(hits) == 3 and {h.title for h in hits} == {"Kim Jong Un orders military to annihilate South Korea and US"}
+    assert "Vladimir Putin" in answer("Who did Kim Jong Un meet in Russia?", index_dir=article_index, mode="title-first").text
+
+
+def test_modes_come_from_the_ranker_registry() -> None:
+    from rag import rankers
+    from rag.settings import MODES
+
+    assert MODES == tuple(rankers.RANKERS) == ("hybrid", "handtuned", "dense", "bm25")
+    assert all(hasattr(rankers.get(m), "rank") for m in MODES)
+    with pytest.raises(ConfigError, match="unknown retrieval mode 'fancy'; known: hybrid, handtuned, dense, bm25"):
+        rankers.get("fancy")
+
+
 def test_hybrid_scores_are_probabilities_best_first(article_index) -> None:
     hits = retrieve("Who did Kim Jong Un meet in Russia?", k=4, index_dir=article_index)
     scores = [h.score for h in hits]
@@ -97,15 +149,17 @@ def test_hybrid_scores_are_probabilities_best_first(article_index) -> None:
 
 
 def test_sentence_cover_is_the_idf_weighted_share_of_question_terms(article_index) -> None:
-    from rag.retrieve import _coverage, open_index, query_tokens
+    from rag.retrieve import open_index, query_tokens
 
     loaded = open_index(article_index)
-    vocab, idf = loaded.data.sentence_bm25.vocab_dict, loaded.sentence_idf
+    idf = loaded.stores.sentence_lexical.idf
     question = "Who did Kim Jong Un meet in Russia?"
-    rows = np.arange(len(loaded.data.sentences))
-    cover = _coverage(loaded, [query_tokens(question)], rows)[0]
-    asked = {t for t in query_tokens(question) if t in vocab}
-    total = sum(idf[vocab[t]] for t in asked)
-    expected = [sum(idf[vocab[t]] for t in asked & set(query_tokens(loaded.data.sentence_text(r)))) / total for r in rows]
+    rows = np.arange(loaded.n_sentences)
+    cover = loaded.sentence_coverage([query_tokens(question)], rows)[0]
+    asked = {t for t in query_tokens(question) if t in idf}
+    total = sum(idf[t] for t in asked)
+    expected = [sum(idf[t] for t in asked & set(query_tokens(loaded.sentence_text(r)))) / total for r in rows]
     assert np.allclose(cover, expected) and 0 < cover.max() <= 1.0
-    assert np.allclose(_coverage(loaded, [query_tokens(question)], rows[::-1])[0], cover[::-1])  # follows the rows it is given
+    assert np.allclose(
+        loaded.sentence_coverage([query_tokens(question)], rows[::-1])[0], cover[::-1]
+    )  # follows the rows it is given

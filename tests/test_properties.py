@@ -43,10 +43,14 @@ def _check_sentences(doc: Document, max_tokens: int) -> None:
     sentences = split_sentences(doc, max_tokens)
     cursor = doc.body_start
     covered = bytearray(len(doc.text))
+    for a, b in [(a, b) for a, b, _ in doc.headings] + list(doc.markers):  # never in a sentence, never lost
+        assert doc.body_start <= a < b <= len(doc.text)
+        covered[a:b] = b"\x02" * (b - a)
     for s in sentences:
         assert doc.text[s.start : s.end] == s.text and s.doc_id == doc.id
         assert s.text and s.text == s.text.strip() and s.start >= cursor  # non-empty, stripped, in order, disjoint
         assert count_tokens(s.text) <= max_tokens
+        assert b"\x02" not in covered[s.start : s.end], f"a heading or list marker inside {s.text!r}"
         covered[s.start : s.end] = b"\x01" * (s.end - s.start)
         cursor = s.end
     lost = [i for i in range(doc.body_start, len(doc.text)) if not doc.text[i].isspace() and not covered[i]]
@@ -63,6 +67,29 @@ def test_sentences_map_back_exactly_and_lose_nothing(header: str, body: str, max
     doc = _document(header + body)
     if doc is not None:
         _check_sentences(doc, max_tokens)
+
+
+# Markdown, plain-text and PDF-text structure: headings, setext underlines, bullets, numbers, fences, front matter.
+MARKUP_PIECES = ["# ", "## ", "- ", "* ", "+ ", "1. ", "2) ", "• ", "---", "===", "```", "> ", "Title", "The Heron Bridge"]
+MARKUP_PIECES += ["It opened in 1998.", "designed by", "Steps:", "x" * 300, "    ", "title: X", "Date: 2024-05-01", "日本語。"]
+marked_texts = st.lists(
+    st.tuples(st.sampled_from(MARKUP_PIECES), st.sampled_from(["", " ", "\n", "\n\n", "\r\n", "\t"])), max_size=60
+).map(lambda ps: "".join(w + s for w, s in ps))
+front = st.sampled_from(["", "---\ntitle: T\ndate: 2024-01-01\n---\n", "Title: T\nDate: 2024-01-01\n\n", "---\n"])
+
+
+@SETTINGS
+@given(front, marked_texts, st.sampled_from(["markdown", "text", "pdf"]), st.sampled_from([8, 96]))
+@example("", "# A\n\n- b\n- c\n\nText.", "markdown", 96)
+@example("", "Title\n\nSteps:\n1. One.\n2) Two.", "text", 8)
+def test_structured_sentences_leave_out_headings_and_markers_and_lose_nothing_else(
+    header: str, body: str, markup: str, max_tokens: int
+) -> None:
+    try:
+        doc = make_document(f"doc.{markup}", header + body, markup=markup)
+    except DocumentError:  # an empty body
+        return
+    _check_sentences(doc, max_tokens)
 
 
 @SETTINGS

@@ -3,10 +3,14 @@ document management through the handlers, and the launch safety rules. No browse
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import shutil
 import subprocess
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,8 +18,8 @@ import pytest
 from rag.answer import answer
 from rag.documents import make_document
 from rag.errors import ConfigError
-from rag.records import Citation, Document
-from ui import handlers, render
+from rag.records import Answer, Citation, Document
+from ui import asking, conversation, handlers, render
 from ui.app import build_app, is_loopback, launch_auth
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +30,11 @@ SCRIPT_DOC = (
     "Its keeper scratched <script>alert(1)</script> & <b>bold</b> into the door. "
     "The lamp burned whale oil until 1921.\n\nGulls nest on the roof every spring.\n"
 )
+
+
+def _titles(table_html: str) -> list[str]:
+    """The titles of a documents table, in order."""
+    return [html.unescape(t) for t in re.findall(r'<th scope="row" class="col-title">(.*?)</th>', table_html)]
 
 
 def _cite(doc: Document, sentence: str, n: int = 1) -> Citation:
@@ -112,34 +121,43 @@ def test_answer_sources_highlight_the_cited_sentence_in_its_paragraph(article_in
     result = answer("Who did Kim Jong Un meet in Russia?", index_dir=article_index)
     cited = next(c for c in result.citations if c.text.startswith(RUSSIA))
     docs = handlers.documents_by_id(article_index, {cited.doc_id})
-    html = render.sources_html(result, docs)
+    html = conversation.sources_html(result, docs)
     doc = docs[cited.doc_id]
     a, b = render.paragraph_bounds(doc.text, cited.start, cited.end, doc.body_start)
     assert doc.text[a:b].startswith(RUSSIA_PARAGRAPH)
     assert (
         f'<mark class="cited">{render.esc(doc.text[cited.start : cited.end])}</mark><sup class="cite-n">[{cited.n}]</sup>' in html
     )
-    assert "Kim Jong Un orders military to annihilate South Korea and US" in html and "2024-01-01" in html
-    chat = render.chat_answer_html(result)
-    assert f'{render.esc(cited.text)}<sup class="cite-n">[{cited.n}]</sup>' in chat and "chat-abstain" not in chat
+    assert html.count('<span class="src-title">') == 1  # cards are grouped under their document
+    assert "2024-01-01" in html
+    chat = conversation.chat_answer_html(result, turn=3)
+    assert f'{render.esc(cited.text)}<a class="cite-n" href="#src-3-{cited.n}">[{cited.n}]</a>' in chat
+    assert '<a class="to-sources" href="#sources-3">' in chat and "chat-abstain" not in chat
 
 
 def test_abstention_looks_different_and_shows_closest_passages(article_index: Path) -> None:
     result = answer("What is the tallest mountain in Africa?", index_dir=article_index)
     assert result.abstained
     docs = handlers.documents_by_id(article_index, {e.doc_id for e in result.evidence})
-    html = render.sources_html(result, docs)
-    assert "Not found in your documents" in html and "Closest passages, not an answer" in html
-    assert 'class="cited"' not in html and html.count('<mark class="closest">') >= 1
-    assert 'class="chat-abstain"' in render.chat_answer_html(result)
+    html = conversation.sources_html(result, docs)
+    assert "Not found in your documents" in html and "Possible answer: the closest passages" in html
+    assert 'class="cited"' not in html and html.count('<mark class="closest">') == 3
+    cites = [set(c.split()) for c in re.findall(r'data-cites="([^"]*)"', html)]
+    assert set().union(*cites) == {"1", "2", "3"}  # each closest passage has a card its [n] can reach
+    chat = conversation.chat_answer_html(result, turn=0)
+    assert '<div class="chat-abstain turn-0"' in chat and "Possible answer: the 3 closest passages" in chat
+    assert all(f'href="#src-0-{n}">[{n}]</a>' in chat for n in (1, 2, 3))
+    assert render.esc(result.evidence[0].text) in chat.split("<details", 1)[1]
 
 
 def test_follow_up_uses_the_earlier_question_as_history(article_index: Path) -> None:
-    chat, sources, questions = handlers.respond("Did Kim Jong Un visit Russia?", [], [], article_index)
-    _, pending = handlers.queue_question("Who did he meet there?", chat)[1:]
-    chat, sources, questions = handlers.respond(pending, chat, questions, article_index)
-    assert questions == ["Did Kim Jong Un visit Russia?", "Who did he meet there?"]
+    chat, sources, turns = asking.respond("Did Kim Jong Un visit Russia?", [], [], article_index)
+    _, pending = asking.queue_question("Who did he meet there?", chat)[1:]
+    chat, sources, turns = asking.respond(pending, chat, turns, article_index)
+    assert [t["question"] for t in turns] == ["Did Kim Jong Un visit Russia?", "Who did he meet there?"]
     assert "Vladimir Putin" in chat[-1]["content"] and "Vladimir Putin" in sources
+    # each answer keeps its own sources: two sections, the last one shown
+    assert sources.count('<section class="turn-sources') == 2 and '<section class="turn-sources current" data-turn="1"' in sources
 
 
 # --- errors become one-line notices ----------------------------------------------------------
@@ -147,20 +165,18 @@ def test_follow_up_uses_the_earlier_question_as_history(article_index: Path) -> 
 
 def test_blank_question_is_a_notice_and_nothing_is_asked() -> None:
     with pytest.warns(UserWarning, match="Type a question first"):
-        box, chat, pending = handlers.queue_question("   ", [])
+        box, chat, pending = asking.queue_question("   ", [])
     assert pending == "" and chat == [] and box == {"__type__": "update"}
-    assert handlers.respond("", [], [], "unused") == ({"__type__": "update"},) * 3
+    assert asking.respond("", [], [], "unused") == ({"__type__": "update"},) * 3
 
 
 def test_missing_index_is_a_one_line_notice_in_the_chat(tmp_path: Path) -> None:
     with pytest.warns(UserWarning) as caught:
-        chat, _, questions = handlers.respond(
-            "What happened?", [{"role": "user", "content": "What happened?"}], [], tmp_path / "none"
-        )
+        chat, _, turns = asking.respond("What happened?", [{"role": "user", "content": "What happened?"}], [], tmp_path / "none")
     message = str(caught[0].message)
     assert message.startswith("No index at") and "\n" not in message and "Traceback" not in message
     assert chat[-1]["role"] == "assistant" and 'class="chat-error"' in chat[-1]["content"]
-    assert questions == []
+    assert turns == {"__type__": "update"}  # the stored conversation is left as it was
 
 
 def test_notice_escapes_html_for_the_toast() -> None:
@@ -171,12 +187,15 @@ def test_notice_escapes_html_for_the_toast() -> None:
 
 
 def test_documents_view_lists_documents_and_explains_a_missing_index(article_index: Path, tmp_path: Path) -> None:
-    status, rows, dropdown = handlers.documents_view(article_index)
+    status, table, dropdown = handlers.documents_view(article_index)
     assert "<b>1</b> document ·" in status and "all-MiniLM-L6-v2" in status
-    assert rows[0][:2] == ["Kim Jong Un orders military to annihilate South Korea and US", "2024-01-01"]
+    assert (
+        '<th scope="row" class="col-title">Kim Jong Un orders military to annihilate South Korea and US</th>'
+        '<td class="col-date">2024-01-01</td>' in table
+    )
     assert dropdown.choices[0][0].startswith("Kim Jong Un orders military")
-    status, rows, _ = handlers.documents_view(tmp_path / "none")
-    assert "No index yet" in status and rows == []
+    status, table, _ = handlers.documents_view(tmp_path / "none")
+    assert "No index yet" in status and "No documents yet." in table
 
 
 def test_upload_then_ask_then_remove(article_index: Path, tmp_path: Path) -> None:
@@ -185,21 +204,21 @@ def test_upload_then_ask_then_remove(article_index: Path, tmp_path: Path) -> Non
     upload = tmp_path / "zorblat.txt"
     upload.write_text(SCRIPT_DOC, "utf-8")
     steps: list[tuple[float | None, str]] = []
-    box, status, rows, _ = handlers.upload([str(upload)], index, lambda f, desc: steps.append((f, desc)))
-    assert box is None and "<b>2</b> documents" in status and any(r[0] == "Zorblat" for r in rows)
+    box, status, table, _ = handlers.upload([str(upload)], index, lambda f, desc: steps.append((f, desc)))
+    assert box is None and "<b>2</b> documents" in status and _titles(table)[1] == "Zorblat"
     assert ("Embedding passages: 1 of 1" in [d for _, d in steps]) and steps[-1] == (1.0, "Done")
     fractions = [f for f, _ in steps if f is not None]
     assert fractions == sorted(fractions)  # the bar only moves forward
     result = answer("When was the Zorblat lighthouse built?", index_dir=index)
     assert result.citations[0].text == "The Zorblat lighthouse was built in 1887 on Kelp Island."
-    html = render.sources_html(result, handlers.documents_by_id(index, {result.citations[0].doc_id}))
+    html = conversation.sources_html(result, handlers.documents_by_id(index, {result.citations[0].doc_id}))
     assert '<mark class="cited">The Zorblat lighthouse was built in 1887 on Kelp Island.</mark>' in html
     doc_id = next(c[1] for c in handlers.documents_view(index)[2].choices if c[0].startswith("Zorblat"))
-    assert handlers.remove(handlers.CANCELLED, index) == ({"__type__": "update"},) * 3
-    status, rows, _ = handlers.remove(doc_id, index)
-    assert "<b>1</b> document ·" in status and [r[0] for r in rows] == [
-        "Kim Jong Un orders military to annihilate South Korea and US"
-    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a cancelled removal says nothing
+        assert handlers.remove(None, index) == ({"__type__": "update"},) * 3
+    status, table, _ = handlers.remove(doc_id, index)
+    assert "<b>1</b> document ·" in status and _titles(table) == ["Kim Jong Un orders military to annihilate South Korea and US"]
 
 
 def test_the_last_document_cannot_be_removed(article_index: Path, tmp_path: Path) -> None:
@@ -208,7 +227,7 @@ def test_the_last_document_cannot_be_removed(article_index: Path, tmp_path: Path
     doc_id = handlers.documents_view(index)[2].choices[0][1]
     with pytest.warns(UserWarning, match="only document"):
         assert handlers.remove(doc_id, index) == ({"__type__": "update"},) * 3
-    assert len(handlers.documents_view(index)[1]) == 1
+    assert len(_titles(handlers.documents_view(index)[1])) == 1
 
 
 def test_first_upload_creates_the_index(tmp_path: Path) -> None:
@@ -216,8 +235,8 @@ def test_first_upload_creates_the_index(tmp_path: Path) -> None:
     upload.write_text(SCRIPT_DOC, "utf-8")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        box, status, rows, _ = handlers.upload([str(upload)], tmp_path / "index")
-    assert box is None and [r[0] for r in rows] == ["Zorblat"]
+        box, status, table, _ = handlers.upload([str(upload)], tmp_path / "index")
+    assert box is None and _titles(table) == ["Zorblat"]
 
 
 def test_unsupported_upload_is_a_notice(article_index: Path, tmp_path: Path) -> None:
@@ -226,8 +245,9 @@ def test_unsupported_upload_is_a_notice(article_index: Path, tmp_path: Path) -> 
     bad = tmp_path / "notes.exe"
     bad.write_bytes(b"MZ")
     with pytest.warns(UserWarning, match="unsupported upload"):
-        box, status, rows, _ = handlers.upload([str(bad)], index)
-    assert box == {"__type__": "update"} and len(rows) == 1
+        box, status, table, _ = handlers.upload([str(bad)], index)
+    assert box is None and len(_titles(table)) == 1
+    assert "Not indexed. &#x27;notes.exe&#x27;: unsupported upload; use .htm" in status
 
 
 # --- app and launch rules --------------------------------------------------------------------
@@ -250,7 +270,7 @@ def test_importing_the_app_loads_no_model() -> None:
 
 def test_loopback_needs_no_password_other_hosts_do(capsys: pytest.CaptureFixture[str]) -> None:
     assert launch_auth("127.0.0.1", {}) is None and launch_auth("localhost", {}) is None and is_loopback("::1")
-    assert launch_auth("0.0.0.0", {"RAG_UI_USER": "ann", "RAG_UI_PASSWORD": "pw"}) == ("ann", "pw")
+    assert launch_auth("0.0.0.0", {"RAG_UI_USER": "ann", "RAG_UI_PASSWORD": "pw-long-enough"}) == ("ann", "pw-long-enough")
     with pytest.raises(ConfigError, match="needs a password") as err:
         launch_auth("0.0.0.0", {})
     assert "\n" not in str(err.value)
@@ -267,3 +287,70 @@ def test_serve_refuses_an_open_host_without_credentials(monkeypatch: pytest.Monk
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError):
         serve(index_dir=tmp_path, host="0.0.0.0", port=1)
+
+
+# --- the conversation kept in the browser, copy text, long questions, mixed uploads ----------
+
+
+def test_a_stored_conversation_comes_back_and_bad_storage_is_ignored(article_index: Path) -> None:
+    chat, sources, turns = [], "", []
+    for question in ("Who did Kim Jong Un meet in Russia?", "What is the tallest mountain in Africa?"):
+        _, chat, pending = asking.queue_question(question, chat)
+        chat, sources, turns = asking.respond(pending, chat, turns, article_index)
+    stored = json.loads(json.dumps(turns))  # as the browser keeps it
+    again, panel, kept = asking.restore(stored, article_index)
+    assert again == chat and panel == sources and kept == turns
+    broken = [{"question": "x"}, 5, {**stored[0], "citations": [{"n": "<b>"}]}, stored[1]]
+    again, panel, kept = asking.restore(broken, article_index)
+    assert kept == [stored[1]] and [m["content"] for m in again][0] == "What is the tallest mountain in Africa?"
+    assert asking.restore("not a list", article_index) == ([], conversation.empty_sources_html(), [])
+
+
+def test_copy_text_is_plain_with_markers_and_numbered_sources(script_doc: Document) -> None:
+    c = _cite(script_doc, "The lamp burned whale oil until 1921.")
+    result = Answer("When?", f"{c.text} [1]", [c], [c], False, "When?")
+    assert conversation.copy_text(result) == (
+        "The lamp burned whale oil until 1921. [1]\n\nSources:\n[1] Zorblat <lighthouse> (2024-02-03): "
+        "The lamp burned whale oil until 1921."
+    )
+    chat = conversation.chat_answer_html(result)
+    assert 'data-copy="The lamp burned whale oil until 1921. [1]&#10;' not in chat  # newlines kept as is
+    assert f'data-copy="{render.esc(conversation.copy_text(result))}"' in chat
+    abstained = Answer("Who?", "The indexed documents do not answer this question.", [], [replace(c, n=0)], True, "Who?")
+    assert conversation.copy_text(abstained) == (
+        "Not found in your documents. The indexed documents do not answer this question.\n\n"
+        "Closest passages (a possible answer):\n[1] Zorblat <lighthouse> (2024-02-03): The lamp burned whale oil until 1921."
+    )
+
+
+def test_a_long_question_is_cut_with_a_notice_and_only_the_cut_one_is_kept() -> None:
+    huge = "word " * 1_000_000  # 5 MB pasted
+    with pytest.warns(UserWarning, match="only its first 2000 characters are asked"):
+        box, chat, pending = asking.queue_question(huge, [])
+    assert len(pending) == 1999 and pending == ("word " * 400)[:1999] and chat[-1]["content"] == pending
+
+
+def test_a_mixed_upload_indexes_the_good_files_and_reports_each_bad_one(article_index: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(article_index, index)
+    (folder := tmp_path / "up").mkdir()
+    (folder / "binary_notes.txt").write_bytes(b"\x00\x01")
+    (folder / "empty.md").write_text("", "utf-8")
+    (folder / "zorblat.txt").write_text(SCRIPT_DOC, "utf-8")
+    paths = [str(folder / n) for n in ("binary_notes.txt", "zorblat.txt", "empty.md")]
+    with pytest.warns(UserWarning) as caught:
+        box, status, table, _ = handlers.upload(paths, index)
+    assert [str(w.message) for w in caught] == [
+        "binary_notes.txt: looks like a binary file, not text",
+        "empty.md: document is empty",
+    ]
+    assert _titles(table)[1] == "Zorblat" and box is None
+    assert "Not indexed. binary_notes.txt: looks like a binary file, not text. empty.md: document is empty." in status
+    assert str(folder) not in status
+
+
+def test_the_documents_table_escapes_and_lists_every_column() -> None:
+    table = render.documents_table_html([["<b>R&D</b>", "2024-01-01", 3, 9, "upload: r&d.txt"]])
+    assert "<caption>Indexed documents (1)</caption>" in table
+    assert '<th scope="row" class="col-title">&lt;b&gt;R&amp;D&lt;/b&gt;</th>' in table
+    assert '<td class="col-chunks" data-label="chunks">3</td>' in table and "upload: r&amp;d.txt" in table

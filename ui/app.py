@@ -6,30 +6,43 @@ import time; callbacks live in :mod:`ui.handlers`, HTML in :mod:`ui.render`.
 
 Offline and private by default: analytics off, never ``share=True``, system fonts only (no
 font or asset requests to the internet), bound to 127.0.0.1; another host needs a password
-from ``RAG_UI_USER``/``RAG_UI_PASSWORD`` unless ``RAG_UI_NO_AUTH=1``.
+from ``RAG_UI_USER``/``RAG_UI_PASSWORD`` unless ``RAG_UI_NO_AUTH=1``. Every request passes
+:class:`ui.security.Guard` (Host/Origin check, no URL fetches, upload size, login throttle).
 """
 
 from __future__ import annotations
 
-import ipaddress
+import contextlib
 import os
+import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no usage reporting
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from rag.errors import ConfigError  # noqa: E402
 
-from . import handlers, render  # noqa: E402
+from . import asking, conversation, handlers, render, security  # noqa: E402
+from .login import MIN_PASSWORD_CHARS, Credentials, LoginThrottle  # noqa: E402
+from .script import SCRIPT  # noqa: E402
+from .security import LOOPBACK_NAMES, is_loopback  # noqa: E402, F401 (both part of this module's interface)
 from .style import CSS  # noqa: E402
 
 TITLE = "Ask your documents"
 MAX_FILE_SIZE = "50mb"
+MAX_UPLOAD_TOTAL = 200 * 2**20
+"""Largest upload batch (all files of one upload together), refused at the server before it is
+read (:class:`ui.security.Guard`, from the request's size) and again before anything is copied
+into the index (``handlers.upload``)."""
+UPLOAD_CACHE_SECONDS = 3600
+"""Gradio's copies of uploads are deleted once indexed; any left over (an upload never
+submitted) are deleted after this long, and all of them when the server stops."""
 ANSWER_CONCURRENCY = 4
 """Answers read an immutable, already-loaded index version, so several may run at once; the
 model is CPU-bound, so more parallel answers would only contend for the same cores."""
@@ -45,21 +58,30 @@ EXAMPLES = [
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
 CONFIRM_REMOVE_JS = (
-    "(doc) => (doc && !window.confirm('Remove this document from the index? An uploaded copy is deleted.'))"
-    f" ? '{handlers.CANCELLED}' : doc"
+    "(doc) => (doc && window.confirm('Remove this document from the index? An uploaded copy is deleted.')) ? doc : null"
 )
+"""A cancelled removal sends no document (never a value the dropdown would reject)."""
+CONVERSATION_KEY = "rag-conversation"
+"""Where the browser keeps the conversation (``gr.BrowserState``), so a reload brings it back."""
 INTRO = (
-    f'<div id="intro"><h1>{TITLE}</h1><p>Every answer is made of sentences quoted word for word from your '
-    "documents, each followed by a <b>[n]</b> marker. <b>Sources</b> shows each quoted sentence highlighted in "
-    "its paragraph. When your documents do not answer, you are told so instead of getting a guess. "
-    "Add or remove documents in the <b>Documents</b> tab.</p></div>"
+    f'<div id="intro"><div class="intro-top"><h1>{TITLE}</h1>'
+    '<button id="theme-toggle" type="button" aria-pressed="false" title="Switch between light and dark">'
+    '<span class="to-dark">☾ Dark mode</span><span class="to-light">☀ Light mode</span></button></div>'
+    '<p class="intro-long">Every answer is made of sentences quoted word for word from your '
+    "documents, each followed by a <b>[n]</b> marker: point at it to see the sentence, click it to see it in "
+    "<b>Sources</b>, highlighted in its paragraph. When your documents do not answer, you are told so "
+    "instead of getting a guess. Add or remove documents in the <b>Documents</b> tab.</p>"
+    '<p class="intro-short">Answers quote your documents; tap <b>[n]</b> to see the source.</p></div>'
 )
-LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+AUTH_MESSAGE = "After 5 wrong passwords in a row, each further try must wait longer (up to 5 minutes)."
 
 
 def theme() -> gr.themes.Base:
-    """The default Gradio look with system fonts only, so the page requests no web fonts."""
-    return gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
+    """The default Gradio look with system fonts only (the page requests no web fonts), and
+    secondary text dark enough to read (4.5:1 or more in light and dark mode)."""
+    return gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS).set(
+        body_text_color_subdued="*neutral_600", body_text_color_subdued_dark="*neutral_300"
+    )
 
 
 def build_app(index_dir: str | Path = "index") -> gr.Blocks:
@@ -67,85 +89,89 @@ def build_app(index_dir: str | Path = "index") -> gr.Blocks:
     when a page loads or a question is asked."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     index = str(index_dir)
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(UPLOAD_CACHE_SECONDS, UPLOAD_CACHE_SECONDS)) as demo:
         gr.HTML(INTRO, js_on_load=None)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                _chat_tab(index)
+                _chat_tab(index, demo)
             with gr.Tab("Documents", id="documents") as documents_tab:
                 status, table, choice = _documents_tab(index)
         view_outputs = [status, table, choice]
-        demo.load(lambda: handlers.documents_view(index), None, view_outputs, api_visibility="private")
-        documents_tab.select(lambda: handlers.documents_view(index), None, view_outputs, api_visibility="private")
+
+        def _show_documents() -> Any:
+            return handlers.documents_view(index)
+
+        demo.load(_show_documents, None, view_outputs, api_visibility="private")
+        documents_tab.select(_show_documents, None, view_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=64)
+    security.refuse_url_files(demo.blocks.values())
     return demo
 
 
-def _chat_tab(index: str) -> None:
-    """Conversation on the left, sources panel on the right; two-step asking (show, then answer)."""
-    with gr.Row(equal_height=False):
+def _chat_tab(index: str, demo: gr.Blocks) -> None:
+    """Conversation on the left, sources panel on the right (below on a phone); two-step asking
+    (show, then answer); the conversation is kept in the browser across reloads."""
+    with gr.Row(equal_height=False, elem_id="chat-row"):
         with gr.Column(scale=3):
             chat = _chatbot()
-            with gr.Row():
+            with gr.Row(elem_id="ask-row"):
                 box = gr.Textbox(
                     show_label=False,
                     placeholder="Ask a question about your documents…",
                     elem_id="question",
                     scale=5,
                     autofocus=True,
-                    max_length=2000,
-                )
+                )  # no max_length: the browser would cut a pasted question silently (queue_question says so)
                 ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=90)
+            new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
             with gr.Row():
                 gr.Examples([[q] for q in EXAMPLES], inputs=[box], label="Examples (about the bundled sample article)")
-            new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
-        with gr.Column(scale=2):
-            sources = gr.HTML(render.empty_sources_html(), elem_id="sources", js_on_load=None)
-    pending, questions = gr.State(""), gr.State([])
+        with gr.Column(scale=2, elem_id="sources-column"):
+            sources = gr.HTML(conversation.empty_sources_html(), elem_id="sources", js_on_load=None)
+    pending = gr.State("")
+    turns = gr.BrowserState([], storage_key=CONVERSATION_KEY)
 
-    def _respond(p: str, c: Any, q: Any, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 (Gradio injects it)
-        return handlers.respond(p, c, q, index, progress)
+    def _respond(p: str, c: Any, t: Any, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 (Gradio injects it)
+        return asking.respond(p, c, t, index, progress)
 
     gr.on(
-        [box.submit, ask.click], handlers.queue_question, [box, chat], [box, chat, pending],
+        [box.submit, ask.click], asking.queue_question, [box, chat], [box, chat, pending],
         concurrency_limit=None, show_progress="hidden", api_visibility="private",
     ).then(
-        _respond, [pending, chat, questions], [chat, sources, questions],
+        _respond, [pending, chat, turns], [chat, sources, turns],
         concurrency_id="answers", show_progress="full", show_progress_on=[sources], api_visibility="private",
     )  # fmt: skip
-    for clear in (new.click, chat.clear):  # the chat's own trash button must forget the history too
-        clear(handlers.clear_chat, None, [chat, sources, questions, pending], queue=False, api_visibility="private")
+    for clear in (new.click, chat.clear):  # the chat's own trash button (hidden by style.CSS) would too
+        clear(asking.clear_chat, None, [chat, sources, turns, pending], queue=False, api_visibility="private")
+
+    def _restore(t: Any) -> Any:
+        return asking.restore(t, index)
+
+    demo.load(_restore, [turns], [chat, sources, turns], api_visibility="private")
 
 
 def _chatbot() -> gr.Chatbot:
-    """The conversation: messages are escaped HTML from ui.render, so markdown, LaTeX and tags are off."""
+    """The conversation: messages are escaped HTML from ui.conversation, so markdown, LaTeX and tags are off."""
     return gr.Chatbot(
         label="Conversation",
         show_label=False,  # a floating label would cover the first message once the chat scrolls
         elem_id="chat",
         height=460,
-        render_markdown=False,  # messages are escaped HTML built in ui.render, never markdown
+        render_markdown=False,  # messages are escaped HTML built in ui.conversation, never markdown
         sanitize_html=True,
         allow_tags=False,
         latex_delimiters=[],
         feedback_options=None,
-        buttons=["copy"],
+        buttons=["copy"],  # copies plain text with [n] markers and the sources (ui.script)
         placeholder="Ask a question below. Answers quote your documents; nothing is made up.",
     )
 
 
-def _documents_tab(index: str) -> tuple[gr.HTML, gr.Dataframe, gr.Dropdown]:
-    """Index status, the document table, upload (rebuilds on upload) and removal."""
+def _documents_tab(index: str) -> tuple[gr.HTML, gr.HTML, gr.Dropdown]:
+    """Index status, the document table, upload (rebuilds on upload) and removal. Progress of a
+    rebuild is shown once, on the status line; the table stays visible."""
     status = gr.HTML(elem_id="index-status", js_on_load=None)
-    table = gr.Dataframe(
-        headers=handlers.DOC_HEADERS,
-        datatype=["str", "str", "number", "number", "str"],
-        interactive=False,
-        wrap=True,
-        label="Indexed documents",
-        elem_id="documents-table",
-        column_widths=["34%", "11%", "9%", "10%", "36%"],
-    )
+    table = gr.HTML(render.documents_table_html([]), elem_id="documents-table", js_on_load=None)
     with gr.Row(equal_height=False):
         with gr.Column():
             files = gr.File(
@@ -162,17 +188,30 @@ def _documents_tab(index: str) -> tuple[gr.HTML, gr.Dataframe, gr.Dropdown]:
                 elem_id="remove-choice",
                 interactive=True,
             )
-            remove = gr.Button("Remove document", variant="stop", elem_id="remove")
+            remove = gr.Button("Remove document", variant="stop", elem_id="remove", interactive=False)
+
+    def _received(paths: Any) -> Any:
+        return handlers.upload_received(paths, index, MAX_UPLOAD_TOTAL)
 
     def _upload(paths: Any, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 (Gradio injects it)
-        return handlers.upload(paths, index, progress)
+        return handlers.upload(paths, index, progress, max_total_bytes=MAX_UPLOAD_TOTAL)
 
     def _remove(doc_id: str | None, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
         return handlers.remove(doc_id, index, progress)
 
     write = {"concurrency_limit": 1, "concurrency_id": INDEX_WRITES, "api_visibility": "private"}
-    files.upload(_upload, [files], [files, status, table, choice], **write)  # type: ignore[arg-type]
-    remove.click(_remove, [choice], [status, table, choice], js=CONFIRM_REMOVE_JS, **write)  # type: ignore[arg-type]
+    one_bar = {"show_progress": "full", "show_progress_on": [status]}
+    accepted = gr.State([])
+    # First at once (size check; says when another change is running), then in the write queue.
+    files.upload(
+        _received, [files], [files, status, accepted], concurrency_limit=None, show_progress="hidden", api_visibility="private"
+    ).then(_upload, [accepted], [files, status, table, choice], **write, **one_bar)  # type: ignore[arg-type]
+    remove.click(_remove, [choice], [status, table, choice], js=CONFIRM_REMOVE_JS, **write, **one_bar)  # type: ignore[arg-type]
+
+    def _removable(doc: str | None) -> Any:
+        return gr.Button(interactive=bool(doc))
+
+    choice.change(_removable, [choice], [remove], queue=False, show_progress="hidden", api_visibility="private")
     return status, table, choice
 
 
@@ -180,11 +219,14 @@ def launch_auth(host: str, env: Mapping[str, str]) -> tuple[str, str] | None:
     """Credentials for ``launch(auth=...)`` from ``RAG_UI_USER``/``RAG_UI_PASSWORD``.
 
     Loopback hosts need none. Any other host needs both, unless ``RAG_UI_NO_AUTH=1`` (a warning
-    is printed); otherwise raises ConfigError with a one-line message.
+    is printed); a password shorter than MIN_PASSWORD_CHARS is refused. Errors are ConfigError
+    with a one-line message.
     """
     user, password = env.get("RAG_UI_USER", ""), env.get("RAG_UI_PASSWORD", "")
     if bool(user) != bool(password):
         raise ConfigError("set both RAG_UI_USER and RAG_UI_PASSWORD, or neither")
+    if user and len(password) < MIN_PASSWORD_CHARS:
+        raise ConfigError(f"RAG_UI_PASSWORD is too short: use at least {MIN_PASSWORD_CHARS} characters")
     if user:
         return user, password
     if is_loopback(host):
@@ -202,40 +244,81 @@ def launch_auth(host: str, env: Mapping[str, str]) -> tuple[str, str] | None:
     )
 
 
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost.
+def launch(
+    demo: gr.Blocks,
+    host: str,
+    port: int,
+    auth: tuple[str, str] | None = None,
+    allowed_hosts: tuple[str, ...] = (),
+    block: bool = True,
+    policy: security.HostPolicy | None = None,
+    throttle: LoginThrottle | None = None,
+) -> None:
+    """Serve ``demo`` on ``host:port`` behind :class:`ui.security.Guard`.
 
-    >>> is_loopback("127.0.0.1"), is_loopback("0.0.0.0"), is_loopback("localhost")
-    (True, False, True)
+    Answers to the Host names of ``policy`` (default: the bind address, loopback and
+    ``allowed_hosts``); with ``auth``, failed logins are throttled (default LoginThrottle()).
+    ``block=False`` returns once the server is up (tests; stop it with ``demo.close()``).
     """
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    policy = policy or security.HostPolicy.for_bind(host, allowed_hosts)
+    throttle = (throttle or LoginThrottle()) if auth else None
+    guard = Middleware(security.Guard, policy=policy, max_upload_bytes=MAX_UPLOAD_TOTAL, throttle=throttle)
+    demo.launch(
+        server_name=host, server_port=port, share=False, max_file_size=MAX_FILE_SIZE, prevent_thread_lock=True,
+        auth=Credentials(*auth) if auth else None, auth_message=AUTH_MESSAGE if auth else None,
+        app_kwargs={"middleware": [guard]}, run_history=False, num_workers=0, quiet=True,
+        theme=theme(), css=CSS, ssr_mode=False, show_error=False, inbrowser=False,
+        mcp_server=False, pwa=False, enable_monitoring=False, js=SCRIPT,
+        footer_links=["gradio"],  # no developer Settings panel; the page has its own light/dark switch
+    )  # fmt: skip
+    # quiet: gradio's own banner invites `share=True`, which this app never uses; we print our line.
+    if block:
+        shown = f"[{host}]" if ":" in host else host
+        print(f"Serving on http://{shown}:{getattr(demo, 'server_port', None) or port}", flush=True)
+        demo.block_thread()  # until Ctrl-C or SIGTERM (returns at once if the server is not running)
 
 
 def serve(index_dir: str | Path = "index", host: str = "127.0.0.1", port: int = 7860) -> None:
     """Launch the UI on ``host:port`` and block until interrupted.
 
-    Raises ConfigError (one line) when a non-loopback host has no credentials or the port
-    cannot be used. The model is loaded in the background so the first answer is quick.
+    Raises ConfigError (one line) when a non-loopback host has no credentials, a setting is
+    invalid or the port cannot be used. Uploads go to a private folder deleted on exit. The
+    model is loaded in the background so the first answer is quick.
     """
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     auth = launch_auth(host, os.environ)
+    allowed = security.parse_allowed_hosts(os.environ.get("RAG_ALLOWED_HOSTS", ""))
     if not (Path(index_dir) / "manifest.json").exists():
-        print(f"note: no index at {index_dir} yet: add documents in the Documents tab, or run `rag build`", file=sys.stderr)
-    demo = build_app(index_dir)
-    threading.Thread(target=handlers.warm_up, args=(index_dir,), name="warm-up", daemon=True).start()
+        where = os.path.abspath(index_dir)
+        print(
+            f"note: no index at {where} yet: add documents in the Documents tab, or run `rag build PATHS --index {where}`",
+            file=sys.stderr,
+        )
+    with _sigterm_as_interrupt(), security.private_upload_folder(os.environ):
+        demo = build_app(index_dir)
+        threading.Thread(target=handlers.warm_up, args=(index_dir,), name="warm-up", daemon=True).start()
+        try:
+            launch(demo, host, port, auth, allowed)
+        except OSError as err:
+            reason = err.strerror or "the port is in use or not allowed"  # gradio's own OSError has no strerror
+            raise ConfigError(f"cannot serve on {host}:{port}: {reason}; try another --port or --host") from None
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Stop on SIGTERM (``kill``, systemd) as on Ctrl+C: the server closes, and the uploads it
+    holds are deleted with its private folder instead of being left on disk."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        demo.launch(
-            server_name=host, server_port=port, share=False, auth=auth, max_file_size=MAX_FILE_SIZE,
-            theme=theme(), css=CSS, ssr_mode=False, show_error=False, inbrowser=False,
-            mcp_server=False, pwa=False, enable_monitoring=False, footer_links=["gradio", "settings"],
-        )  # fmt: skip
-    except OSError as err:
-        reason = err.strerror or "the port is in use or not allowed"  # gradio's own OSError has no strerror
-        raise ConfigError(f"cannot serve on {host}:{port}: {reason}; try another --port or --host") from None
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

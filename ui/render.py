@@ -15,13 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.records import Answer, Citation, Document
+from rag.records import Citation, Document
 
 CONTEXT_CHARS = 600
 """At most this many characters of a paragraph are shown on each side of the highlighted sentences."""
-CLOSEST = 3
-"""How many closest passages an abstention shows."""
-NOT_FOUND = "Not found in your documents"
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 _URL = re.compile(r"\Ahttps?://[^\s\"'<>]+\Z", re.IGNORECASE)
 
@@ -104,8 +101,12 @@ def group_passages(citations: Sequence[Citation], docs: Mapping[str, Document]) 
     return [Passage(key[0], key[1], key[2], tuple(cs)) for key, cs in groups.items()]
 
 
-def passage_html(passage: Passage, docs: Mapping[str, Document], css_class: str = "cited") -> str:
-    """One source card: markers, title, date, source, and the paragraph with its sentences marked."""
+def passage_html(passage: Passage, docs: Mapping[str, Document], css_class: str = "cited", with_head: bool = True) -> str:
+    """One source card: markers, the paragraph with its sentences marked and, ``with_head``, the
+    title, date and source (left out when the card sits under its document's heading).
+
+    The card lists its markers in ``data-cites`` ("1 2") so a click on ``[n]`` can find it.
+    """
     first = passage.citations[0]
     doc = docs.get(passage.doc_id)
     if doc is None:
@@ -114,17 +115,41 @@ def passage_html(passage: Passage, docs: Mapping[str, Document], css_class: str 
     else:
         text, marks = doc.text, passage.citations
         a, b = _window(text, passage.start, passage.end, min(c.start for c in marks), max(c.end for c in marks))
-    labels = " ".join(f"[{c.n}]" for c in passage.citations if c.n)
-    meta = " · ".join(x for x in (esc(first.date), source_html(first.source)) if x)
+    ns = [str(c.n) for c in passage.citations if c.n]
+    labels = " ".join(f"[{n}]" for n in ns)
     body = ("…" if doc is not None and a > passage.start else "") + highlight(text, a, b, marks, css_class)
     body += "…" if doc is not None and b < passage.end else ""
+    head = f"<span class=src-n>{labels}</span> " if labels else ""
+    if with_head:
+        head = f'<div class="src-head">{head}<span class="src-title">{esc(first.title)}</span></div>{_meta_html(first)}'
+    elif head:
+        head = f'<div class="src-head">{head}</div>'
     return (
-        f'<div class="src-card {css_class}">'
-        f'<div class="src-head">{f"<span class=src-n>{labels}</span> " if labels else ""}'
-        f'<span class="src-title">{esc(first.title)}</span></div>'
-        f'<div class="src-meta">{meta}</div>'
-        f'<p class="src-para">{body}</p></div>'
+        f'<div class="src-card {css_class}" data-cites="{" ".join(ns)}" tabindex="-1">{head}<p class="src-para">{body}</p></div>'
     )
+
+
+def _meta_html(c: Citation) -> str:
+    """The date and source line of a card or a document heading."""
+    meta = " · ".join(x for x in (esc(c.date), source_html(c.source)) if x)
+    return f'<div class="src-meta">{meta}</div>'
+
+
+def document_groups_html(citations: Sequence[Citation], docs: Mapping[str, Document], css_class: str = "cited") -> str:
+    """Source cards grouped by document: each document's title, date and source once, then its
+    cited paragraphs (in order of first citation)."""
+    groups: dict[str, list[Passage]] = {}
+    for p in group_passages(citations, docs):
+        groups.setdefault(p.doc_id if not p.doc_id.startswith("missing:") else p.citations[0].doc_id, []).append(p)
+    out = []
+    for passages in groups.values():
+        first = passages[0].citations[0]
+        cards = "".join(passage_html(p, docs, css_class, with_head=False) for p in passages)
+        out.append(
+            f'<div class="src-doc"><div class="src-doc-head"><span class="src-title">{esc(first.title)}</span>'
+            f"{_meta_html(first)}</div>{cards}</div>"
+        )
+    return "".join(out)
 
 
 def _shifted(c: Citation, delta: int) -> Citation:
@@ -156,58 +181,9 @@ def display_source(source: str) -> str:
     return path.name
 
 
-def sources_html(result: Answer, docs: Mapping[str, Document]) -> str:
-    """The sources panel for an answer: cited paragraphs, or for an abstention a visible
-    "not found" notice and the closest passages, labelled as not being an answer."""
-    if result.abstained:
-        return abstention_html(result, docs)
-    cards = "".join(passage_html(p, docs) for p in group_passages(result.citations, docs))
-    return f'<div class="sources"><div class="sources-title">Sources</div>{cards}</div>'
-
-
-def abstention_html(result: Answer, docs: Mapping[str, Document]) -> str:
-    """The "not found" notice plus up to CLOSEST evidence passages marked as closest, not an answer."""
-    closest = group_passages(list(result.evidence[:CLOSEST]), docs)
-    cards = "".join(passage_html(p, docs, "closest") for p in closest)
-    more = (
-        f'<div class="sources-title">Closest passages, not an answer</div>{cards}'
-        if cards
-        else '<p class="src-meta">Nothing in the index came close.</p>'
-    )
-    return (
-        '<div class="sources">'
-        f'<div class="abstain-box" role="status"><strong>{NOT_FOUND}</strong>'
-        "<p>No passage answers this question well enough, so no answer is given. "
-        "Rephrase the question, or add a document that covers it.</p></div>"
-        f"{more}</div>"
-    )
-
-
-def chat_answer_html(result: Answer) -> str:
-    """The assistant's chat message: the answer's sentences with their ``[n]`` markers, or a
-    visibly different "not found" notice for an abstention."""
-    if result.abstained:
-        return (
-            f'<div class="chat-abstain"><strong>{NOT_FOUND}.</strong> {esc(result.text)} '
-            "The closest passages are shown under Sources, but they are not an answer.</div>"
-        )
-    if result.text == " ".join(f"{c.text} [{c.n}]" for c in result.citations):
-        parts = (f'{esc(c.text)}<sup class="cite-n">[{c.n}]</sup>' for c in result.citations)
-        return f'<div class="chat-answer">{" ".join(parts)}</div>'
-    return esc(result.text)  # a format this version does not know: shown as plain text
-
-
 def chat_error_html(message: str) -> str:
     """A chat message for a question that could not be answered because of an error."""
     return f'<div class="chat-error">⚠ {esc(message)}</div>'
-
-
-def empty_sources_html() -> str:
-    """What the sources panel shows before the first question."""
-    return (
-        '<div class="sources sources-empty">Ask a question: every sentence of the answer is quoted '
-        "from your documents, and appears here highlighted in its paragraph.</div>"
-    )
 
 
 def status_html(status: Mapping[str, Any] | None, error: str = "") -> str:
@@ -225,6 +201,15 @@ def status_html(status: Mapping[str, Any] | None, error: str = "") -> str:
         f"folder <code>{esc(status.get('index', ''))}</code>",
     ]
     return f'<div class="index-status">{" · ".join(p for p in parts if p)}</div>'
+
+
+def status_note_html(note: str, waiting: bool = False) -> str:
+    """A line under the index status: why an upload was refused, or that it waits its turn
+    (empty for no note)."""
+    if not note:
+        return ""
+    kind = "index-waiting" if waiting else "index-refused"
+    return f'<div class="index-note {kind}">{esc(note)}</div>'
 
 
 def _count(n: Any, noun: str) -> str:
@@ -245,3 +230,29 @@ def _when(iso: str) -> str:
     except ValueError:
         return iso
     return stamp.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+DOC_HEADERS = ("Title", "Date", "Chunks", "Sentences", "Source")
+
+
+def documents_table_html(rows: Sequence[Sequence[Any]]) -> str:
+    """The indexed documents as a table (one row per ``(title, date, chunks, sentences, source)``).
+
+    On a phone the same rows read as a list: the title on one line, date and counts under it
+    (style.CSS), so nothing wraps letter by letter.
+    """
+    if not rows:
+        return '<div class="doc-table doc-table-empty">No documents yet.</div>'
+    head = "".join(f'<th scope="col" class="col-{h.lower()}">{h}</th>' for h in DOC_HEADERS)
+    body = "".join(
+        "<tr>"
+        f'<th scope="row" class="col-title">{esc(title)}</th><td class="col-date">{esc(date)}</td>'
+        f'<td class="col-chunks" data-label="chunks">{esc(chunks)}</td>'
+        f'<td class="col-sentences" data-label="sentences">{esc(sentences)}</td><td class="col-source">{esc(source)}</td>'
+        "</tr>"
+        for title, date, chunks, sentences, source in rows
+    )
+    return (
+        f'<div class="doc-table-wrap"><table class="doc-table"><caption>Indexed documents ({len(rows)})</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    )

@@ -1,0 +1,94 @@
+"""Event handlers of the Chat tab: asking (show the question, then answer it), the sources
+panel, and the conversation kept in the browser (restored on load, cleared on request).
+
+Questions go to :func:`rag.answer.answer`; a :class:`rag.errors.RagError` becomes a one-line
+notice and an error message in the chat (:func:`ui.handlers.warn`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag.errors import RagError
+from rag.records import Answer
+
+from . import conversation, render
+from .handlers import _step, documents_by_id, notice, warn
+
+
+def queue_question(question: str | None, chat: list[dict[str, Any]] | None) -> tuple[Any, list[dict[str, Any]], str]:
+    """First step of asking: show the question in the chat at once and clear the box.
+
+    Returns ``(textbox value, chat, pending question)``. The question is bounded as ``rag``
+    bounds it (whitespace collapsed, at most ``max_question_chars``, with a notice when cut):
+    that is what is shown, kept and answered, never the raw text. For a blank question the box
+    and chat are left alone, a notice is shown and nothing is pending.
+    """
+    from rag.query import bounded
+    from rag.settings import AnswerOptions
+
+    chat = list(chat or [])
+    limit = AnswerOptions.max_question_chars
+    text, cut = bounded(question or "", limit)
+    if not text:
+        warn("Type a question first: ask something about your documents.")
+        return gr.skip(), chat, ""
+    if cut:
+        warn(f"Your question is longer than {limit} characters: only its first {limit} characters are asked.")
+    return "", [*chat, {"role": "user", "content": render.esc(text)}], text
+
+
+def respond(
+    pending: str, chat: list[dict[str, Any]] | None, turns: Any, index_dir: str | Path, progress: Any = None
+) -> tuple[Any, Any, Any]:
+    """Second step: answer the pending question with the earlier questions as ``history``.
+
+    ``turns`` are the conversation's stored records (``ui.conversation``). Returns ``(chat,
+    sources panel HTML, turns)``: the answer's message is added to the chat and its record to
+    ``turns``; nothing changes when no question is pending; an error adds an error message only.
+    """
+    if not pending:
+        return gr.skip(), gr.skip(), gr.skip()
+    from rag.answer import answer
+
+    _step(progress, None, "Searching your documents…")
+    chat = list(chat or [])
+    earlier = conversation.answers_from(turns)
+    try:
+        result = answer(pending, index_dir=index_dir, history=[a.question for a in earlier])
+    except RagError as err:
+        message = warn(err)
+        return [*chat, {"role": "assistant", "content": render.chat_error_html(message)}], gr.skip(), gr.skip()
+    for note in result.notices:
+        gr.Info(render.esc(notice(note)))
+    answers = [*earlier, result][-conversation.MAX_TURNS :]
+    message = conversation.chat_answer_html(result, len(answers) - 1)
+    records = [conversation.turn_record(a) for a in answers]
+    return [*chat, {"role": "assistant", "content": message}], panel(answers, index_dir), records
+
+
+def panel(answers: Sequence[Answer], index_dir: str | Path) -> str:
+    """The sources panel of ``answers`` (documents removed since are shown by their sentences alone)."""
+    try:
+        docs = documents_by_id(index_dir, {c.doc_id for a in answers for c in conversation.cited(a)})
+    except RagError:
+        docs = {}
+    return conversation.panel_html(answers, docs)
+
+
+def restore(turns: Any, index_dir: str | Path) -> tuple[list[dict[str, str]], str, Any]:
+    """A conversation kept in the browser, shown again after a reload: ``(chat, sources panel,
+    turns)`` (turns cleaned of anything malformed; an unreadable store starts afresh)."""
+    answers = conversation.answers_from(turns)
+    if not answers:
+        return [], conversation.empty_sources_html(), []
+    return conversation.chat_messages(answers), panel(answers, index_dir), [conversation.turn_record(a) for a in answers]
+
+
+def clear_chat() -> tuple[list[Any], str, list[Any], str]:
+    """A fresh conversation: empty chat, empty sources panel, no turns, nothing pending."""
+    return [], conversation.empty_sources_html(), [], ""

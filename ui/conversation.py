@@ -1,0 +1,215 @@
+"""The conversation: one record per answered question, and what the page shows of it.
+
+A turn is stored as a JSON record (:func:`turn_record`) in the browser (``gr.BrowserState``),
+so a reload brings the conversation back; :func:`answers_from` reads records back, leaving
+out anything malformed. From the answers come the chat messages (:func:`chat_messages`) and
+the sources panel (:func:`panel_html`), where every answer keeps its own sources: its ``[n]``
+markers link to its cards (ui.script does the preview, scrolling and flashing).
+
+Pure functions, no Gradio. All text goes through :func:`ui.render.esc`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, fields, replace
+from typing import Any
+
+from rag.records import Answer, Citation, Document
+
+from .render import document_groups_html, esc
+
+CLOSEST = 3
+"""How many closest passages an abstention offers as a possible answer."""
+MAX_TURNS = 50
+"""Turns kept (in the page and in browser storage); older ones are dropped first."""
+NOT_FOUND = "Not found in your documents"
+_MARKER = re.compile(r"\[(\d+)\]")
+_CITATION_FIELDS = tuple(f.name for f in fields(Citation))
+
+
+def turn_record(result: Answer) -> dict[str, Any]:
+    """What is kept of an answer: the question, text, citations and closest passages (JSON-ready)."""
+    return {
+        "question": result.question,
+        "text": result.text,
+        "abstained": result.abstained,
+        "citations": [asdict(c) for c in result.citations],
+        "evidence": [asdict(c) for c in result.evidence[:CLOSEST]],
+    }
+
+
+def answers_from(records: Any) -> list[Answer]:
+    """The answers of stored turn records (the last MAX_TURNS); a malformed record is left out,
+    anything but a list gives none (storage is the browser's: never trusted to be well formed)."""
+    if not isinstance(records, list):
+        return []
+    out = []
+    for record in records[-MAX_TURNS:]:
+        try:
+            out.append(
+                Answer(
+                    question=_text(record["question"]),
+                    text=_text(record["text"]),
+                    citations=[_citation(c) for c in record["citations"]],
+                    evidence=[_citation(c) for c in record["evidence"]],
+                    abstained=bool(record["abstained"]),
+                    query="",
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
+
+
+def _citation(data: Any) -> Citation:
+    if not isinstance(data, dict) or set(data) != set(_CITATION_FIELDS):
+        raise ValueError("not a citation")
+    return Citation(
+        n=int(data["n"]), text=_text(data["text"]), doc_id=_text(data["doc_id"]), title=_text(data["title"]),
+        source=_text(data["source"]), date=_text(data["date"]), start=int(data["start"]), end=int(data["end"]),
+        score=float(data["score"]),
+    )  # fmt: skip
+
+
+def closest(result: Answer) -> list[Citation]:
+    """An abstention's closest passages, numbered 1.. as a possible answer."""
+    return [replace(c, n=i) for i, c in enumerate(result.evidence[:CLOSEST], 1)]
+
+
+def cited(result: Answer) -> list[Citation]:
+    """The sentences an answer's ``[n]`` markers point at: its citations, or for an abstention its closest passages."""
+    return closest(result) if result.abstained else list(result.citations)
+
+
+# --- chat messages -----------------------------------------------------------------------------
+
+
+def chat_messages(answers: Sequence[Answer]) -> list[dict[str, str]]:
+    """The chat (question, answer, ...) of a conversation."""
+    out = []
+    for turn, result in enumerate(answers):
+        out.append({"role": "user", "content": esc(result.question)})
+        out.append({"role": "assistant", "content": chat_answer_html(result, turn)})
+    return out
+
+
+def chat_answer_html(result: Answer, turn: int = 0) -> str:
+    """The assistant's message: the answer with each ``[n]`` a link to its source card, and a link
+    to the answer's sources; an abstention says so and offers the closest passages as a possible
+    answer to open. ``data-copy`` holds the plain text the copy button gives (:func:`copy_text`)."""
+    copy = f'data-copy="{esc(copy_text(result))}"'  # the chat's sanitizer keeps classes and links only
+    to_sources = _to_sources(turn, len(cited(result)))
+    if result.abstained:
+        possible = closest(result)
+        offer = (
+            f'<details class="possible-answer"><summary>Possible answer: the {len(possible)} closest passage'
+            f"{'' if len(possible) == 1 else 's'} (check them)</summary><p>"
+            + " ".join(f"{esc(c.text)}{_cite_link(c.n, turn)}" for c in possible)
+            + f"</p>{to_sources}</details>"
+            if possible
+            else ""
+        )
+        return (
+            f'<div class="chat-abstain turn-{turn}" {copy}><strong>{NOT_FOUND}.</strong> {esc(result.text)}'
+            f" No passage answers it well enough to quote as an answer.{offer}</div>"
+        )
+    known = {c.n for c in result.citations}
+    return f'<div class="chat-answer turn-{turn}" {copy}>{_linked(result.text, known, turn)}{to_sources}</div>'
+
+
+def _linked(text: str, known: set[int], turn: int) -> str:
+    """``text`` escaped, each ``[n]`` of a known citation made a link to its card."""
+    out, pos = [], 0
+    for m in _MARKER.finditer(text):
+        n = int(m.group(1))
+        if n not in known:
+            continue
+        before = text[pos : m.start()]
+        out.append(esc(before[:-1] if before.endswith(" ") else before))  # the marker hugs its sentence
+        out.append(_cite_link(n, turn))
+        pos = m.end()
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+def _cite_link(n: int, turn: int) -> str:
+    return f'<a class="cite-n" href="#src-{turn}-{n}">[{n}]</a>'
+
+
+def _to_sources(turn: int, count: int) -> str:
+    if not count:
+        return ""
+    return f'<div class="answer-foot"><a class="to-sources" href="#sources-{turn}">Sources ({count}) ↓</a></div>'
+
+
+def copy_text(result: Answer) -> str:
+    """Plain text of an answer for the clipboard: the answer with its ``[n]`` markers, then the
+    numbered sources (title, date, sentence). An abstention gives the notice and its closest passages."""
+    if result.abstained:
+        head, label, sources = f"{NOT_FOUND}. {result.text}", "Closest passages (a possible answer):", closest(result)
+    else:
+        head, label, sources = result.text, "Sources:", list(result.citations)
+    if not sources:
+        return head
+    lines = [f"[{c.n}] {c.title}{f' ({c.date})' if c.date else ''}: {c.text}" for c in sources]
+    return "\n".join([head, "", label, *lines])
+
+
+# --- sources panel -----------------------------------------------------------------------------
+
+
+def panel_html(answers: Sequence[Answer], docs: Mapping[str, Document]) -> str:
+    """The sources panel: one section per answer, the last one shown (a click on an earlier
+    answer's ``[n]`` shows that answer's section)."""
+    if not answers:
+        return empty_sources_html()
+    last = len(answers) - 1
+    return '<div class="sources">' + "".join(turn_html(a, docs, i, i == last) for i, a in enumerate(answers)) + "</div>"
+
+
+def turn_html(result: Answer, docs: Mapping[str, Document], turn: int, current: bool = True) -> str:
+    """One answer's sources: its cited paragraphs grouped by document; for an abstention a
+    "not found" notice and the closest passages as a possible answer."""
+    question = f'<div class="turn-question">“{esc(result.question)}”</div>'
+    head = (
+        f'<div class="turn-head"><span class="sources-title">Sources of answer {turn + 1}</span> '
+        f'<a class="to-answer" href="#chat" data-turn="{turn}">↑ back to the answer</a>{question}</div>'
+    )
+    if result.abstained:
+        possible = closest(result)
+        cards = document_groups_html(possible, docs, "closest")
+        body = (
+            f'<div class="abstain-box" role="status"><strong>{NOT_FOUND}</strong>'
+            "<p>No passage answers this question well enough to quote as an answer. The closest passages "
+            "below may still answer it: read them, rephrase the question, or add a document that covers it.</p></div>"
+            + (
+                f'<div class="sources-title">Possible answer: the closest passages</div>{cards}'
+                if cards
+                else '<p class="src-meta">Nothing in the index came close.</p>'
+            )
+        )
+    else:
+        body = document_groups_html(result.citations, docs)
+    shown = " current" if current else ""
+    return f'<section class="turn-sources{shown}" data-turn="{turn}" aria-label="Sources of answer {turn + 1}">{head}{body}</section>'
+
+
+def sources_html(result: Answer, docs: Mapping[str, Document]) -> str:
+    """The sources panel of a conversation of one answer."""
+    return panel_html([result], docs)
+
+
+def empty_sources_html() -> str:
+    """What the sources panel shows before the first question."""
+    return (
+        '<div class="sources sources-empty">Ask a question: every sentence of the answer is quoted '
+        "from your documents, and appears here highlighted in its paragraph.</div>"
+    )
