@@ -69,15 +69,15 @@ def answer(question: str, index_dir: str | Path = "index", history: Sequence[Any
         timings["model_load"] = time.perf_counter() - t1
         t1 = time.perf_counter()
     found = search(loaded, query, opts.candidates, opts.mode)
-    t2 = t1 + found.seconds_encode
+    t2, t3 = t1 + found.seconds_encode, time.perf_counter()
     if wanted is not None:
         result = overview(loaded, text, query, found, topic, opts)
     else:
         pool = candidates(loaded, query, opts, found, turn)
         probability = triggering.default_model().probability(pool.features)
         result = compose(loaded, text, query.text, pool.pool, probability, opts, turn.previous_answer)
-    t3 = time.perf_counter()
-    timings.update(embed=t2 - t1, retrieve=t3 - t2, total=t3 - t0)
+    t4 = time.perf_counter()
+    timings.update(embed=t2 - t1, retrieve=t3 - t2, compose=t4 - t3, total=t4 - t0)
     return Answer(**{**result, "timings": {k: round(v, 5) for k, v in timings.items()}, "notices": notices})
 
 

@@ -41,6 +41,9 @@ _DATE = re.compile(
     r"|\b(?:\d{1,2}(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"
     r"thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|twenty-first)[\s-]+century\b"
     r"|\b(?:yesterday|today|tomorrow|(?:last|next|this)\s+(?:year|month|week))\b"
+    # A "when" question is answered by a time of day or a weekday too ("The last boat leaves at 11 pm").
+    r"|\b\d{1,2}(?:[:.]\d\d)?\s*(?i:am|pm|a\.m\.|p\.m\.)(?!\w)|\b(?:[01]?\d|2[0-3]):[0-5]\d\b|\b(?i:noon|midnight)\b"
+    r"|\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)days?\b"
 )
 _NUMBER_WORDS = (
     r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen|"

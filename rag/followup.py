@@ -67,7 +67,7 @@ def resolve(question: str, history: Sequence[Any] | None, max_chars: int = Answe
     >>> resolve("Who did he meet there?", ["Did Kim Jong Un visit Russia?"]).text
     'Who did Kim Jong Un meet in Russia?'
     >>> resolve("And who voted against it?", ["How much did the new library cost?"]).text
-    'And who voted against the new library?'
+    'Who voted against the new library?'
     >>> resolve("What has North Korea declared itself to be?", ["Did Kim visit Russia?"]).text
     'What has North Korea declared itself to be?'
     """
@@ -80,15 +80,27 @@ def resolve(question: str, history: Sequence[Any] | None, max_chars: int = Answe
     return _resolve_one(question, previous, turns[-1][1])
 
 
+_LINKING_WORD = re.compile(r"^\W*(?:and|but|so|also)\b[\s,]*(?=\w)", re.IGNORECASE)
+
+
+def _standalone(question: str) -> str:
+    """The question without the linking word that ties it to the previous turn ("And who voted
+    against it?" -> "Who voted against it?"): once resolved it stands alone, and the word says
+    nothing about what is asked."""
+    rest = _LINKING_WORD.sub("", question, count=1)
+    return rest[:1].upper() + rest[1:] if rest != question else question
+
+
 def _resolve_one(question: str, previous: str, answer_text: str = "") -> Turn:
     subject, others = phrases(previous)
     if not subject and not others:
         return Turn(previous + " " + question, question, (), answer_text)
-    text = _substitute(question, subject or others[0], others)
-    used = tuple(p for p in (subject, *others) if p and p in text and p not in question)
+    asked = _standalone(question)
+    text = _substitute(asked, subject or others[0], others)
+    used = tuple(p for p in (subject, *others) if p and p in text and p not in asked)
     missing = [p for p in (subject, *others) if p and p not in text]
     if not used and missing:  # nothing to substitute: add the context at the end
-        text = f"{question.rstrip(' ?.!')} ({', '.join(missing)})?"
+        text = f"{asked.rstrip(' ?.!')} ({', '.join(missing)})?"
         used = tuple(missing)
     return Turn(text, question, used, answer_text)
 

@@ -97,7 +97,7 @@ class AnswerOptions:
     candidates: int = field(default=100, metadata={"min": 1})
     max_citations: int = field(default=3, metadata={"min": 1})
     evidence: int = field(default=10, metadata={"min": 1})
-    min_score: float = field(default=0.2108, metadata={"min": 0.0, "max": 1.0})
+    min_score: float = field(default=0.2041, metadata={"min": 0.0, "max": 1.0})
     relative_cutoff: float = field(default=0.85, metadata={"min": 0.0, "max": 1.0})
     max_question_chars: int = field(default=2000, metadata={"min": 1, "max": MAX_QUESTION_CHARS})
     mode: str = "hybrid"

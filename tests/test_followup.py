@@ -60,7 +60,7 @@ def test_only_the_previous_questions_noun_phrases_are_carried_over() -> None:
 def test_chained_follow_ups_and_elliptical_questions() -> None:
     history = ["When did the Heron Bridge open?", "Who designed it?"]
     assert resolve("How much did it cost?", history).text == "How much did the Heron Bridge cost?"
-    assert resolve("And the cost?", history[:1]).text == "And the cost (the Heron Bridge)?"
+    assert resolve("And the cost?", history[:1]).text == "The cost (the Heron Bridge)?"  # the linking word goes
     assert resolve("What about its length?", history[:1]).text == "What about the Heron Bridge’s length?"
     assert resolve("Who designed the Alden library?", history).text == "Who designed the Alden library?"  # not a follow-up
 
