@@ -72,7 +72,7 @@ def _enable_line_editing(read: Callable[[str], str]) -> None:
 def _loop(index_dir: str | Path, mode: str, read: Callable[[str], str], out: IO[str]) -> None:
     from .answer import answer
 
-    history: list[str] = []
+    history: list[tuple[str, Any]] = []  # (question, Answer): follow-ups, and what was already cited
     while True:
         text = read(PROMPT).strip()
         if not text:
@@ -86,12 +86,12 @@ def _loop(index_dir: str | Path, mode: str, read: Callable[[str], str], out: IO[
         except RagError as err:
             print(f"error: {' '.join(str(err).split())}", file=sys.stderr, flush=True)
             continue
-        history.append(text)
+        history.append((text, result))
         width = shutil.get_terminal_size().columns if out.isatty() else None
         _say(out, format_answer(result, width))
 
 
-def _command(name: str, history: list[str], out: IO[str]) -> bool:
+def _command(name: str, history: list[Any], out: IO[str]) -> bool:
     """Carry out a /command; True when the conversation should end."""
     if name in ("/quit", "/exit"):
         return True

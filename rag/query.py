@@ -1,6 +1,7 @@
 """Query understanding: what retrieval should look for in a question.
 
-* Follow-ups ("Who did he meet there?") are completed with the previous user question.
+* Follow-ups ("Who did he meet there?") are resolved against the conversation
+  (:mod:`rag.followup`).
 * Long multi-part questions are split into clauses at commas and joining words ("Who
   built a reputation as X, faced Y, and is also accused of Z by TechCrunch?") that are
   retrieved separately, because each clause is usually answered by a different passage.
@@ -41,10 +42,6 @@ _CLAUSE = re.compile(
     r",\s+(?:(?:and|while|whereas|but|or)\s+)?"  # list items and joined parts; not "1,000"
     r"|\s+(?:and|while|whereas|but)\s+(?=(?:has|have|is|was|were|does|did|also|the|a|an|its|their|his|her)\b)"
     r"|\s+compared\s+to\s+|\s+as\s+opposed\s+to\s+|;\s*",
-    re.IGNORECASE,
-)
-_FOLLOW_UP = re.compile(
-    r"\b(he|she|it|they|him|her|his|hers|its|their|them|there|then|that|this|those|these|the same|what about|how about)\b",
     re.IGNORECASE,
 )
 MIN_WORDS_TO_SPLIT = 16
@@ -156,59 +153,62 @@ def bounded(text: str, max_chars: int) -> tuple[str, bool]:
 
 
 def with_history(question: str, history: Sequence[Any] | None, max_chars: int = AnswerOptions.max_question_chars) -> str:
-    """The question, preceded by the previous user question when it reads as a follow-up.
+    """The retrieval text of ``question`` in its conversation (:func:`rag.followup.resolve`).
 
     ``history`` must be a list (or tuple) of turns: strings, ``(question, answer)`` pairs or chat
-    messages; only the last MAX_HISTORY_TURNS are looked at and the previous question is bounded to
-    ``max_chars`` like a question. Raises ConfigError for anything else (a plain string included).
+    messages; only the last MAX_HISTORY_TURNS are looked at and each is bounded to ``max_chars``
+    like a question. Raises ConfigError for anything else (a plain string included).
 
     >>> with_history("Who did he meet there?", ["Did Kim Jong Un visit Russia?"])
-    'Did Kim Jong Un visit Russia? Who did he meet there?'
+    'Who did Kim Jong Un meet in Russia?'
     """
-    previous = previous_question(history, max_chars)
-    if previous and (_FOLLOW_UP.search(question) or len(question.split()) <= 3):
-        return f"{previous} {question}"
-    return question
+    from .followup import resolve
+
+    return resolve(question, history, max_chars).text
 
 
 _TURNS = "questions, (question, answer) pairs or chat messages"
 
 
-def previous_question(history: Sequence[Any] | None, max_chars: int) -> str:
-    """The last user question among the last MAX_HISTORY_TURNS turns of ``history`` ("" if none), bounded."""
+def recent_turns(history: Sequence[Any] | None, max_chars: int) -> list[tuple[str, str]]:
+    """``(user question, answer text)`` of each of the last MAX_HISTORY_TURNS turns, both bounded.
+
+    An assistant message is the answer to the user message before it; a ``(question, answer)``
+    pair carries its own (text, or an object with a ``text`` such as an Answer).
+    """
     if history is None:
-        return ""
+        return []
     if isinstance(history, (str, bytes)) or not isinstance(history, Sequence):
         hint = ": pass [question] for one earlier question" if isinstance(history, str) else ""
         raise ConfigError(f"history must be a list of earlier turns ({_TURNS}), not {_a(history)}{hint}")
     recent = history[-MAX_HISTORY_TURNS:]
-    for n, turn in enumerate(reversed(recent)):
+    out: list[tuple[str, str]] = []
+    for n, turn in enumerate(recent, len(history) - len(recent) + 1):
         if not isinstance(turn, (str, Mapping, list, tuple)):
-            raise ConfigError(f"history turn {len(history) - n} must be one of {_TURNS}, not {_a(turn)}")
-        text = _user_text(turn, max_chars)
-        if text:
-            return text
-    return ""
+            raise ConfigError(f"history turn {n} must be one of {_TURNS}, not {_a(turn)}")
+        if isinstance(turn, Mapping) and turn.get("role") == "assistant":
+            if out:
+                out[-1] = (out[-1][0], _content(turn.get("content"), max_chars))
+        elif isinstance(turn, (list, tuple)) and turn and isinstance(turn[0], str):
+            reply = turn[1] if len(turn) > 1 else ""
+            reply = getattr(reply, "text", reply)
+            out.append((bounded(turn[0], max_chars)[0], bounded(reply, max_chars)[0] if isinstance(reply, str) else ""))
+        elif isinstance(turn, str) or (isinstance(turn, Mapping) and turn.get("role") == "user"):
+            text = bounded(turn, max_chars)[0] if isinstance(turn, str) else _content(turn.get("content"), max_chars)
+            if text:
+                out.append((text, ""))
+    return [t for t in out if t[0]]
+
+
+def _content(content: Any, max_chars: int) -> str:
+    if isinstance(content, (list, tuple)):  # Gradio 6 messages: [{"type": "text", "text": ...}, ...]
+        content = _text_parts(content, max_chars)
+    return bounded(content, max_chars)[0] if isinstance(content, str) else ""
 
 
 def _a(value: Any) -> str:
     name = type(value).__name__
     return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
-
-
-def _user_text(turn: Any, max_chars: int) -> str:
-    if isinstance(turn, str):
-        return bounded(turn, max_chars)[0]
-    if isinstance(turn, Mapping):
-        if turn.get("role") != "user":
-            return ""
-        content = turn.get("content")
-        if isinstance(content, (list, tuple)):  # Gradio 6 messages: [{"type": "text", "text": ...}, ...]
-            content = _text_parts(content, max_chars)
-        return bounded(content, max_chars)[0] if isinstance(content, str) else ""
-    if turn and isinstance(turn[0], str):  # a (question, answer) pair
-        return bounded(turn[0], max_chars)[0]
-    return ""
 
 
 def _text_parts(parts: Sequence[Any], max_chars: int) -> str:

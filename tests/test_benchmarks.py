@@ -38,6 +38,9 @@ QUALITY_FIGURES = {
     "article R@3",
     "article abstention",
     "article false_abstentions",
+    "article broad questions cited from the right part",
+    "WikiQA dev answer-triggering F1",
+    "WikiQA dev unanswerable abstention",
 }
 
 
@@ -88,7 +91,12 @@ def test_quality_smoke(tmp_path: Path) -> None:
         assert all(_is_number(mode[k]) for k in ("Hits@10", "Hits@4", "MRR@10"))
     for mode in results["article"]["retrieval"].values():
         assert _is_number(mode["P@1"]) and _is_number(mode["R@3"])
-    assert "## Quality" in (tmp_path / "RESULTS_smoke.md").read_text("utf-8")
+    assert all(b["right"] for b in results["article"]["broad"].values())
+    wiki = results["wikiqa"]
+    assert wiki["dev"]["questions"] == wiki["baseline"]["questions"] == 40  # the naive baseline on the same questions
+    assert all(_is_number(wiki[k]["F1"]) for k in ("dev", "baseline", "train_cv"))
+    report = (tmp_path / "RESULTS_smoke.md").read_text("utf-8")
+    assert "## Quality" in report and "### WikiQA, open corpus" in report and "naive baseline" in report
 
 
 def test_cross_validation_keeps_paraphrases_in_one_fold() -> None:
@@ -101,6 +109,20 @@ def test_cross_validation_keeps_paraphrases_in_one_fold() -> None:
     folds = fact_groups(queries, 2)
     assert folds[0] == folds[2] == folds[4]  # linked through facts b and d
     assert sorted(folds.count(k) for k in (0, 1)) == [3, 3]  # the three singletons balance the other fold
+
+
+def test_wikiqa_matching_rule_and_threshold() -> None:
+    from benchmarks.wikiqa import Question, best_threshold, matches, triggering
+
+    assert matches("Ice caves form in glaciers.", "Ice caves form in glaciers .")  # the TSV's space before punctuation
+    assert not matches("Ice caves", "Ice caves form in glaciers .")  # contained, but less than half as long
+    q = [Question("1", "a?", "D1", ("Yes it is .",)), Question("2", "b?", "D2", ()), Question("3", "c?", "D3", ("No .",))]
+    figures = triggering(q, ["Yes it is.", None, "Maybe."], [["Yes it is."], [], ["Maybe.", "No."]])
+    assert (figures["answered"], figures["correct"], figures["precision"], figures["recall"]) == (2, 1, 0.5, 0.5)
+    assert figures["MRR@10"] == 0.75 and figures["unanswerable_abstention"] == 1.0
+    # Answering only the first (score 0.9) gives P 1, R 0.5; adding the third (0.5, wrong) lowers F1.
+    assert best_threshold(q, ["Yes it is.", "x", "Maybe."], [0.9, 0.2, 0.5]) == 0.9
+    assert best_threshold(q, ["Yes it is.", "x", "Maybe."], [0.9, 0.2, 0.5], floor=0.95) == 0.95
 
 
 def test_scale_smoke(tmp_path: Path) -> None:

@@ -44,5 +44,5 @@ def test_dates_and_follow_ups() -> None:
         "2023-09-05",
         "2023-10-01",
     )
-    assert with_history("Who did he meet there?", ["Did Kim Jong Un visit Russia?"]).startswith("Did Kim")
+    assert with_history("Who did he meet there?", ["Did Kim Jong Un visit Russia?"]) == "Who did Kim Jong Un meet in Russia?"
     assert with_history("What did the FTX jury decide?", ["Did Kim Jong Un visit Russia?"]) == "What did the FTX jury decide?"

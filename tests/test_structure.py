@@ -340,10 +340,9 @@ QUESTIONS = [
 def test_answers_cite_sentences_never_headings_or_list_markers(tmp_path: Path, structured: Path, real_embedder):
     """Each answer cites its sentence, and no citation or evidence is a heading, front matter or list marker.
 
-    Measured: the expected sentence is cited first for 7 of the 10 questions (2 before headings,
-    front matter and markers were left out); the other 3 cite it second, after a sentence that
-    names the subject ("Who designed the Heron Bridge?" -> "The Heron Bridge is a ... footbridge",
-    then "It was designed by the engineer Mara Lindqvist."): that is sentence ranking, not structure.
+    Measured: the expected sentence is cited first for all 10 questions with the answer model
+    (:mod:`rag.triggering`; 7 with the earlier score mix, 2 before headings, front matter and
+    markers were left out).
     """
     idx = tmp_path / "idx"
     build_index([structured], idx, embedder=real_embedder, progress=False)
@@ -360,7 +359,7 @@ def test_answers_cite_sentences_never_headings_or_list_markers(tmp_path: Path, s
             assert c.text not in heading_texts and not any(a < c.end and c.start < b for a, b, _ in doc.headings)
             assert not LIST_MARKER.match(c.text) and not any(a < c.end and c.start < b for a, b in doc.markers)
             assert (c.title, c.date) == (doc.title, doc.date)
-    assert first >= 7
+    assert first >= 9
     titles = {Path(d.key).suffix: (d.title, d.date) for d in docs.values()}
     assert titles == {
         ".md": ("The Heron Bridge", "2024-05-01"),

@@ -45,7 +45,8 @@ def queue_question(question: str | None, chat: list[dict[str, Any]] | None) -> t
 def respond(
     pending: str, chat: list[dict[str, Any]] | None, turns: Any, index_dir: str | Path, progress: Any = None
 ) -> tuple[Any, Any, Any]:
-    """Second step: answer the pending question with the earlier questions as ``history``.
+    """Second step: answer the pending question with the earlier questions and answers as ``history``
+    (follow-ups are resolved; the previous answer's sentences are not cited again unless still the best).
 
     ``turns`` are the conversation's stored records (``ui.conversation``). Returns ``(chat,
     sources panel HTML, turns)``: the answer's message is added to the chat and its record to
@@ -59,7 +60,7 @@ def respond(
     chat = list(chat or [])
     earlier = conversation.answers_from(turns)
     try:
-        result = answer(pending, index_dir=index_dir, history=[a.question for a in earlier])
+        result = answer(pending, index_dir=index_dir, history=[(a.question, a) for a in earlier])
     except RagError as err:
         message = warn(err)
         return [*chat, {"role": "assistant", "content": render.chat_error_html(message)}], gr.skip(), gr.skip()

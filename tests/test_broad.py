@@ -1,0 +1,114 @@
+"""Broad questions ("What is this document about?", "Tell me about X"): recognised by their form and
+answered with the most central sentences of the best document, on the topic when one is named."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+import rag.broad
+from rag.answer import answer
+from rag.broad import Broad, parse
+
+from .conftest import ARTICLE
+
+LEAD = (
+    "In a recent display of escalating hostility, North Korean leader Kim Jong Un has issued a chilling directive to his "
+    "military, ordering them to “thoroughly annihilate” South Korea and the United States if provoked."
+)
+WHOLE_DOCUMENT = [
+    "What is this document about?",
+    "what's this about",
+    "What are these documents about?",
+    "What is the article about?",
+    "What does this document cover?",
+    "Summarize the article",
+    "Summarise this text for me",
+    "summarize",
+    "Can you summarize the document?",
+    "Could you give me an overview?",
+    "Give me a summary",
+    "Summary of the report please",
+    "TL;DR?",
+    "What are the main points?",
+    "What are the key takeaways of this article?",
+    "What is the main topic of the document?",
+    "In a nutshell?",
+    "Brief me",
+]
+WITH_TOPIC = {
+    "Tell me about the satellite": "the satellite",
+    "What happened in 2023?": "2023",
+    "Tell me more about North Korea": "North Korea",
+    "What do you know about Kim Jong Un?": "Kim Jong Un",
+    "What does the article say about sanctions?": "sanctions",
+    "Give me an overview of the missile tests": "the missile tests",
+    "Summarize what the article says about Russia": "Russia",
+    "Describe the spy satellite launch": "the spy satellite launch",
+    "Any information on the UN Security Council?": "the UN Security Council",
+    "What happened during the New Year's Eve meeting?": "the New Year's Eve meeting",
+    "What happened at the summit in Vladivostok?": "the summit in Vladivostok",
+    "What took place in Pyongyang on New Year's Eve?": "Pyongyang on New Year's Eve",
+}
+SPECIFIC = [
+    "Who did Kim Jong Un meet in Russia?",
+    "What did the US reject?",
+    "What is North Korea accused of supplying to Russia?",
+    "Tell me why the bridge closed",
+    "Describe how a glacier cave forms",
+    "What is a summary judgment?",
+    "What are the main causes of war?",
+    "What is the tallest mountain in Africa?",
+    "Is Pyongyang willing to give up its nukes?",
+    "What happened to the Roanoke colony?",
+    "What happens to light in a prism?",
+    "What about the satellite program?",
+]
+
+
+def test_doctests_hold() -> None:
+    assert doctest.testmod(rag.broad).failed == 0
+
+
+@pytest.mark.parametrize("question", WHOLE_DOCUMENT)
+def test_questions_about_the_whole_document(question: str) -> None:
+    assert parse(question) == Broad()
+
+
+@pytest.mark.parametrize(("question", "topic"), WITH_TOPIC.items())
+def test_questions_about_a_topic(question: str, topic: str) -> None:
+    assert parse(question) == Broad(topic)
+
+
+@pytest.mark.parametrize("question", SPECIFIC)
+def test_specific_questions_are_not_broad(question: str) -> None:
+    assert parse(question) is None
+
+
+def test_pronoun_topics_refer_back() -> None:
+    assert parse("Summarize it") == parse("Tell me about it") == Broad(refers_back=True)
+
+
+@pytest.mark.parametrize("question", ["What is this document about?", "Summarize the article"])
+def test_overview_of_the_article_starts_with_its_lead(article_index, question: str) -> None:
+    a = answer(question, index_dir=article_index)
+    assert not a.abstained and 2 <= len(a.citations) <= 3
+    assert a.citations[0].text == LEAD
+    assert [c.start for c in a.citations] == sorted(c.start for c in a.citations)  # reading order
+    text = ARTICLE.read_text("utf-8")
+    assert all(text[c.start : c.end] == c.text for c in a.citations)
+
+
+def test_overview_of_a_topic_cites_only_sentences_on_it(article_index) -> None:
+    a = answer("Tell me about the satellite", index_dir=article_index)
+    assert not a.abstained and a.citations
+    assert all("satellite" in c.text for c in a.citations)
+    b = answer("What happened in 2023?", index_dir=article_index)
+    assert not b.abstained
+    assert b.citations[0].text.startswith("Throughout 2023, North Korea conducted a record number of weapons tests")
+
+
+def test_overview_of_a_topic_the_documents_lack_abstains(article_index) -> None:
+    a = answer("Tell me about the Eiffel Tower", index_dir=article_index)
+    assert a.abstained and a.citations == []
