@@ -162,6 +162,26 @@ def _wikiqa_lines(w: dict[str, Any], goals: dict[str, Any]) -> list[str]:
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", f"Thresholds: answer model `min_score` {_fmt(cv['min_score'])} (chosen on train cross-validation), "
               f"naive baseline cosine {_fmt(base['threshold'])} (chosen on train)."]  # fmt: skip
+    return lines + _calibration_lines()
+
+
+def _calibration_lines() -> list[str]:
+    """How well the answer model's probability (a citation's ``score``) matches how often it is right."""
+    from rag.triggering import model_info
+
+    calibration = model_info().get("cross_validation", {}).get("calibration")
+    if not calibration:
+        return []
+    lines = ["", "Calibration of the answer model, out-of-fold: the probability of each question's first citation "
+             "against the share of those that answer (`rag/triggering_model.json`).", "",
+             "| probability | WikiQA train: questions | mean probability | share that answer | MultiHop-RAG dev: questions | mean probability | share that answer |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    wiki, multihop = ({(b[0], b[1]): b[2:] for b in calibration[k]["bins"]} for k in ("wikiqa_train", "multihop_dev"))
+    for low, high in sorted(set(wiki) | set(multihop)):
+        cells = [_fmt(x) for part in (wiki, multihop) for x in part.get((low, high), ["—"] * 3)]
+        lines.append(f"| {low:.1f}-{high:.1f} | " + " | ".join(cells) + " |")
+    lines.append(f"| expected calibration error | {calibration['wikiqa_train']['ECE']} | | | "
+                 f"{calibration['multihop_dev']['ECE']} | | |")  # fmt: skip
     return lines
 
 

@@ -240,6 +240,26 @@ def multihop_figures_at(data: Collected, probability: np.ndarray, threshold: flo
             "answerable": len(supported), "answered_with_evidence": round(float(np.mean(supported)), 4)}  # fmt: skip
 
 
+CALIBRATION_BINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
+
+
+def calibration(data: Collected, probability: np.ndarray) -> dict[str, Any]:
+    """Is the probability of each question's most probable candidate (the one an answer cites first)
+    the share of those candidates that answer? Per probability bin ``[low, high, questions, mean
+    probability, share that answer]``, and the expected calibration error (bin-weighted gap)."""
+    pairs = [(float(probability[r].max()), bool(data.labels[r][int(np.argmax(probability[r]))]))
+             for r in (data.rows(i) for i in range(len(data.questions))) if r.stop > r.start]  # fmt: skip
+    predicted, answers = np.array([p for p, _ in pairs]), np.array([a for _, a in pairs])
+    which = np.clip(np.digitize(predicted, CALIBRATION_BINS[1:-1]), 0, len(CALIBRATION_BINS) - 2)
+    bins, error = [], 0.0
+    for b, (low, high) in enumerate(zip(CALIBRATION_BINS, CALIBRATION_BINS[1:])):
+        m = which == b
+        if m.any():
+            bins.append([low, high, int(m.sum()), round(float(predicted[m].mean()), 4), round(float(answers[m].mean()), 4)])
+            error += m.sum() / len(predicted) * abs(float(predicted[m].mean()) - float(answers[m].mean()))
+    return {"ECE": round(error, 4), "bins": bins}
+
+
 def article_figures_at(data: Collected, probability: np.ndarray, threshold: float) -> dict[str, Any]:
     """Article dev figures (out-of-fold): P@1 of the most probable candidate, abstention of off-topic
     questions, false abstentions."""
@@ -283,7 +303,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     threshold = choose_threshold(parts, [wiki_oof, multihop_oof, article_oof])
     cv = {"folds": args.folds, "wikiqa_train": figures_at(parts[0], wiki_oof, threshold),
           "multihop_dev": multihop_figures_at(parts[1], multihop_oof, threshold),
-          "article_dev": article_figures_at(parts[2], article_oof, threshold)}  # fmt: skip
+          "article_dev": article_figures_at(parts[2], article_oof, threshold),
+          "calibration": {"wikiqa_train": calibration(parts[0], wiki_oof), "multihop_dev": calibration(parts[1], multihop_oof)}}  # fmt: skip
     log(f"cross-validated: {cv}")
     card = model_card(parts, threshold, cv)
     if not args.cv_only:

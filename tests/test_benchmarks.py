@@ -147,3 +147,20 @@ def test_scale_smoke(tmp_path: Path) -> None:
 
     write_markdown(out, "", results)  # the quality and speed benchmarks regenerate the file: the scale section stays
     assert "| milvus-lite | 300 |" in results.read_text("utf-8") and "earlier sections" not in results.read_text("utf-8")
+
+
+def test_answer_model_calibration_bins_and_error() -> None:
+    """Each question's most probable candidate, binned by probability, against whether it answers."""
+    import numpy as np
+
+    from benchmarks.train_triggering import Collected, calibration
+    from benchmarks.wikiqa import Question
+
+    labels = np.array([True, False, False, True, False, False])  # 4 questions: rows 0-1, 2-3, 4, 5
+    probability = np.array([0.9, 0.1, 0.3, 0.05, 0.15, 0.12])
+    questions = [Question(str(i), "q?", "D", ()) for i in range(4)]
+    data = Collected(np.zeros((6, 1)), labels, [""] * 6, np.array([0, 2, 4, 5, 6]), questions, np.zeros(4, int))
+    result = calibration(data, probability)
+    # tops: 0.9 (answers), 0.3 (does not), 0.15 (does not), 0.12 (does not)
+    assert result["bins"] == [[0.1, 0.2, 2, 0.135, 0.0], [0.3, 0.4, 1, 0.3, 0.0], [0.8, 1.0, 1, 0.9, 1.0]]
+    assert result["ECE"] == round((2 * 0.135 + 0.3 + 0.1) / 4, 4)

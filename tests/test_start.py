@@ -146,12 +146,21 @@ def test_a_cpu_index_that_never_answers_times_out_in_seconds(project: Path) -> N
 def test_start_passes_its_arguments_to_rag_serve_and_builds_only_a_missing_index(project: Path) -> None:
     _run(project, "install.sh")
     out = _run(project, "start.sh", "--port", "8123", "--host", "127.0.0.2")
-    assert "nothing to install" in out and "building the default index" in out
-    assert _calls(project)[-2:] == ["rag build", "rag serve --port 8123 --host 127.0.0.2"]
+    assert "nothing to install" in out and "building the index at index (the bundled article" in out
+    assert _calls(project)[-2:] == ["rag build --index index", "rag serve --port 8123 --host 127.0.0.2"]
     (project / "index").mkdir()
     (project / "index" / "manifest.json").write_text("{}", "utf-8")
     _run(project, "start.sh")
-    assert _calls(project)[-1:] == ["rag serve"] and _calls(project).count("rag build") == 1
+    assert _calls(project)[-1:] == ["rag serve"] and _calls(project).count("rag build --index index") == 1
+
+
+@pytest.mark.parametrize("args", [["--index", "mine", "--port", "8123"], ["--index=mine"]])
+def test_start_builds_the_index_serve_will_open(project: Path, args: list[str]) -> None:
+    """`--index` names the index to build when it is missing, not the default one."""
+    _run(project, "install.sh")
+    out = _run(project, "start.sh", *args)
+    assert "building the index at mine" in out
+    assert _calls(project)[-2:] == ["rag build --index mine", f"rag serve {' '.join(args)}"]
 
 
 def test_editable_install_prints_no_build_backend_warning(tmp_path: Path) -> None:
