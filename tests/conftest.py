@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +14,12 @@ import numpy as np
 import pytest
 
 from rag.embedding import Embedder, SentenceTransformerEmbedder
+
+# A suite started in the background by a non-interactive shell (`bash scripts/test.sh &`, nohup) inherits
+# SIGINT ignored, and so would every `rag chat` / `rag serve` it starts: Python then never raises
+# KeyboardInterrupt and the tests that stop them with Ctrl-C hang. Handled here, children get the default.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "data" / "Kim Jong Un orders military to annihilate South Korea and US.txt"
