@@ -150,11 +150,7 @@ def rank_sentences(
 def lexical_overlap(loaded: SearchIndex, query: str, texts: Sequence[str], context: Sequence[str] = ()) -> np.ndarray:
     """Per text, the IDF-weighted share of the query's terms it contains (0..1); terms taken from the
     previous question (``context``) weigh less (:func:`rag.triggering.term_weights`)."""
-    weights = triggering.term_weights(loaded, query_tokens(query), context)
-    total = sum(weights.values())
-    if not total:
-        return np.zeros(len(texts), np.float32)
-    return np.array([sum(weights[t] for t in set(query_tokens(text)) if t in weights) / total for text in texts], np.float32)
+    return triggering.weighted_cover(triggering.term_weights(loaded, query_tokens(query), context), texts)
 
 
 def compose(

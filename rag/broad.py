@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .triggering import term_weights, weighted_cover
+
 _DOC = r"(?:document|doc|article|text|file|story|piece|page|report|paper|book|essay|post|passage|pdf|content|material|corpus|source)s?"
 _THIS = (
     r"(?:this|the|that|these|those|your|my|our|its|these\s+two|all\s+the|the\s+whole|the\s+entire|the\s+uploaded|the\s+indexed)"
@@ -150,11 +152,4 @@ def central_sentences(loaded: Any, row: int, topic_terms: list[str], topic_vecto
 
 
 def _topic_cover(loaded: Any, terms: list[str], lo: int, hi: int) -> np.ndarray:
-    from .lexical import terms as text_terms
-
-    weights = {t: loaded.term_weight(t) for t in set(terms)}
-    total = sum(weights.values())
-    if not total:
-        return np.zeros(hi - lo, np.float32)
-    found = [set(text_terms(loaded.sentence_text(s))) for s in range(lo, hi)]
-    return np.array([sum(w for t, w in weights.items() if t in f) / total for f in found], np.float32)
+    return weighted_cover(term_weights(loaded, terms), [loaded.sentence_text(s) for s in range(lo, hi)])

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
+from .lgbm import PlainTextModel
 
 MODEL_FILE = Path(__file__).with_name("fusion_model.txt")
 MODEL_INFO = Path(__file__).with_name("fusion_model.json")
@@ -141,33 +142,19 @@ def _doc_max(x: np.ndarray, doc: np.ndarray) -> np.ndarray:
     return best[doc]
 
 
-class FusionModel:
+class FusionModel(PlainTextModel):
     """A LightGBM ranker over :data:`FEATURES`, loaded from its plain-text model file."""
 
     def __init__(self, path: Path = MODEL_FILE, info: Path | None = None, constants: dict[str, float] | None = None):
         """``info``: the model's card (default: ``fusion_model.json`` beside it), whose recorded
         features and ``constants`` must equal :data:`FEATURES` and ``constants`` (the values that
         define the signals, :data:`rag.retrieve.FEATURE_CONSTANTS`); ModelError otherwise."""
-        import lightgbm
-
-        try:
-            self.booster = lightgbm.Booster(model_str=path.read_text("utf-8"))
-        except (OSError, ValueError, lightgbm.basic.LightGBMError) as err:
-            raise ModelError(f"cannot load the fusion model {path} ({str(err).splitlines()[0][:200]}): reinstall rag") from None
-        if tuple(self.booster.feature_name()) != FEATURES:
-            raise ModelError(f"fusion model {path} was trained on other features: retrain with benchmarks/train_fusion.py")
+        super().__init__(path, FEATURES, "fusion model", "benchmarks/train_fusion.py")
         if constants is not None:
             check_constants(info or path.with_suffix(".json"), constants)
-        # A shared Booster's predictor set-up races between threads (LightGBM issue #6142); a
-        # prediction takes about a millisecond, so answers running in parallel take turns here.
-        self._lock = threading.Lock()
 
     def score(self, sig: Signals) -> np.ndarray:
-        if not len(sig.document):
-            return np.zeros(0, np.float32)
-        x = features(sig)
-        with self._lock:
-            return np.asarray(self.booster.predict(x, num_threads=1), np.float32)
+        return self.predict(features(sig)) if len(sig.document) else np.zeros(0, np.float32)
 
 
 _model: dict[Path, FusionModel | None] = {}

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import cues
-from .errors import ModelError
+from .lgbm import PlainTextModel
 
 MODEL_FILE = Path(__file__).with_name("triggering_model.txt")
 MODEL_INFO = Path(__file__).with_name("triggering_model.json")
@@ -102,6 +102,15 @@ def term_weights(loaded: Any, terms: Sequence[str], context: Sequence[str] = ())
     follow-up took from the previous question (``context``) weigh CONTEXT_WEIGHT as much."""
     borrowed = set(context)
     return {t: loaded.term_weight(t) * (CONTEXT_WEIGHT if t in borrowed else 1.0) for t in set(terms)}
+
+
+def weighted_cover(weights: dict[str, float], texts: Sequence[str]) -> np.ndarray:
+    """Per text, the share of the total weight of ``weights`` (term -> weight) held by the terms it
+    contains (0..1; all 0 when nothing weighs)."""
+    total = sum(weights.values())
+    if not total:
+        return np.zeros(len(texts), np.float32)
+    return np.array([sum(weights[t] for t in set(_terms(text)) if t in weights) / total for text in texts], np.float32)
 
 
 def features(
@@ -235,25 +244,14 @@ def _sentence_bm25(loaded: Any, terms: list[str], sentences: np.ndarray) -> np.n
     return np.asarray(lexical.scores(np.asarray(sentences, np.int64))[0], np.float32)
 
 
-class TriggerModel:
+class TriggerModel(PlainTextModel):
     """The LightGBM classifier over :data:`FEATURES`, loaded from its plain-text model file."""
 
     def __init__(self, path: Path = MODEL_FILE):
-        import lightgbm
-
-        try:
-            self.booster = lightgbm.Booster(model_str=path.read_text("utf-8"))
-        except (OSError, ValueError, lightgbm.basic.LightGBMError) as err:
-            raise ModelError(f"cannot load the answer model {path} ({str(err).splitlines()[0][:200]}): reinstall rag") from None
-        if tuple(self.booster.feature_name()) != FEATURES:
-            raise ModelError(f"answer model {path} was trained on other features: retrain with benchmarks/train_triggering.py")
-        self._lock = threading.Lock()  # a shared Booster's predictor set-up is not thread-safe (LightGBM #6142)
+        super().__init__(path, FEATURES, "answer model", "benchmarks/train_triggering.py")
 
     def probability(self, x: np.ndarray) -> np.ndarray:
-        if not len(x):
-            return np.zeros(0, np.float32)
-        with self._lock:
-            return np.asarray(self.booster.predict(x, num_threads=1), np.float32)
+        return self.predict(x)
 
 
 _model: dict[Path, TriggerModel] = {}
