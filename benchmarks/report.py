@@ -45,6 +45,20 @@ def kept_sections(md: Path) -> str:
     return "".join(out)
 
 
+def write_section(md: Path, name: str, heading: str, body: list[str]) -> None:
+    """Put ``body`` into ``md`` as the section ``name`` (between its markers, kept by
+    :func:`write_markdown`): replaced where it already is, else appended under ``## heading``."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    block = "\n".join([begin, *body, end])
+    text = md.read_text("utf-8") if md.exists() else "# Benchmark results\n"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + f"\n\n## {heading}\n\n" + block + "\n"
+    md.parent.mkdir(parents=True, exist_ok=True)
+    md.write_text(text, "utf-8")
+
+
 def _load(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text("utf-8"))

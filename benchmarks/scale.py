@@ -32,13 +32,13 @@ from typing import Any
 import numpy as np
 
 from .common import BENCH, ROOT, child_env
+from .report import write_section
 
 DIM = 384
 SENTENCES_PER_CHUNK = 4
 CHUNKS_PER_DOC = 10
 VOCAB = 30_000
 WORDS_PER_SENTENCE = 14
-MARK = ("<!-- scale:begin -->", "<!-- scale:end -->")
 RSS_GOAL = 4 * 2**30
 """The embedded store's serving process at 1M chunks stays under this."""
 
@@ -199,7 +199,6 @@ def report(rows: list[dict[str, Any]], out: Path, results_md: Path) -> None:
     (out / "scale.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n", "utf-8")
     plotted = _plot(rows, out / "scale.png")
     lines = [
-        MARK[0],
         f"Synthetic chunks (random unit vectors, 384 dims; 4 sentences each; {machine}, shared). Retrieval step =",
         "`rank_chunks` in hybrid mode with the question already encoded (pool, signals, fusion); serving RSS = peak of",
         "a fresh process that opened the index and answered the queries (anonymous / file-backed at the end).",
@@ -224,13 +223,7 @@ def report(rows: list[dict[str, Any]], out: Path, results_md: Path) -> None:
         ]
     if plotted:
         lines += ["", "![query latency and serving RSS vs corpus size](results/scale.png)"]
-    lines.append(MARK[1])
-    text = results_md.read_text("utf-8") if results_md.exists() else "# Benchmark results\n"
-    if MARK[0] in text:
-        text = text[: text.index(MARK[0])] + "\n".join(lines) + text[text.index(MARK[1]) + len(MARK[1]) :]
-    else:
-        text = text.rstrip("\n") + "\n\n## Scale (`python -m benchmarks.scale`)\n\n" + "\n".join(lines) + "\n"
-    results_md.write_text(text, "utf-8")
+    write_section(results_md, "scale", "Scale (`python -m benchmarks.scale`)", lines)
 
 
 def _plot(rows: list[dict[str, Any]], path: Path) -> bool:

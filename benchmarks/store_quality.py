@@ -106,10 +106,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_section(figures: dict[str, Any], md: Path) -> None:
     """The figures as a marked section of ``md`` (kept when the other benchmarks regenerate it)."""
-    begin, end = "<!-- stores:begin -->", "<!-- stores:end -->"
+    from .report import write_section as write
+
     names = [k for k in figures if isinstance(figures[k], dict) and "median_seconds" in figures[k]]
     lines = [
-        begin,
         f"MultiHop-RAG dev, the first {figures['queries']} answerable queries, one index (the same chunks and vectors) in two",
         "stores, both asked in the same run (`python -m benchmarks.store_quality`); hybrid mode, top 10 chunks.",
         "",
@@ -123,14 +123,8 @@ def write_section(figures: dict[str, Any], md: Path) -> None:
         "Difference, second store minus first (points): "
         + ", ".join(f"{k} {v:+.2f}" for k, v in figures.get("difference_points", {}).items())
         + f"; identical top-10 lists: {figures.get('same_top10', 0):.1%}.",
-        end,
     ]
-    text = md.read_text("utf-8") if md.exists() else "# Benchmark results\n"
-    if begin in text:
-        text = text[: text.index(begin)] + "\n".join(lines) + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n## Stores: retrieval quality\n\n" + "\n".join(lines) + "\n"
-    md.write_text(text, "utf-8")
+    write(md, "stores", "Stores: retrieval quality", lines)
 
 
 if __name__ == "__main__":

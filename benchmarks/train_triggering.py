@@ -27,7 +27,7 @@ import argparse
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,8 +167,9 @@ def multihop_folds(queries: list[dict[str, Any]], folds: int) -> np.ndarray:
     return out
 
 
-def fit(parts: list[Collected], weights: list[float] | None = None) -> Any:
-    """One LightGBM classifier over the candidates of every part (``weights``: one per part)."""
+def fit(parts: list[Collected], weights: list[float] | None = None, names: Sequence[str] | None = None) -> Any:
+    """One LightGBM classifier over the candidates of every part (``weights``: one per part;
+    ``names``: the feature columns, default :data:`rag.triggering.FEATURES`)."""
     import lightgbm
 
     from rag.triggering import FEATURES
@@ -178,7 +179,7 @@ def fit(parts: list[Collected], weights: list[float] | None = None) -> Any:
     y = np.concatenate([p.labels for p in parts]).astype(int)
     w = np.concatenate([np.full(len(p.labels), wt) * p.row_weights() for p, wt in zip(parts, weights)])
     model = lightgbm.LGBMClassifier(**PARAMS)
-    model.fit(x, y, sample_weight=w, feature_name=list(FEATURES))
+    model.fit(x, y, sample_weight=w, feature_name=list(names or FEATURES))
     return model.booster_
 
 
@@ -189,13 +190,15 @@ def folds_by_document(questions: list[wikiqa.Question], folds: int) -> np.ndarra
     return np.array([fold_of_doc[q.doc] for q in questions])
 
 
-def cross_validate(parts: list[Collected], folds: int, weights: list[float] | None = None) -> list[np.ndarray]:
+def cross_validate(
+    parts: list[Collected], folds: int, weights: list[float] | None = None, names: Sequence[str] | None = None
+) -> list[np.ndarray]:
     """Out-of-fold probability of every candidate row of every part (fold k of each part is scored by
     a model trained on the other folds of all parts)."""
     out = [np.zeros(len(p.labels), np.float32) for p in parts]
     for k in range(folds):
         train = [_subset(p, p.folds != k) for p in parts]
-        booster = fit(train, weights)
+        booster = fit(train, weights, names)
         for p, o in zip(parts, out):
             held = p.row_folds() == k
             o[held] = booster.predict(p.features[held], num_threads=1)

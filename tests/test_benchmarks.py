@@ -164,3 +164,23 @@ def test_answer_model_calibration_bins_and_error() -> None:
     # tops: 0.9 (answers), 0.3 (does not), 0.15 (does not), 0.12 (does not)
     assert result["bins"] == [[0.1, 0.2, 2, 0.135, 0.0], [0.3, 0.4, 1, 0.3, 0.0], [0.8, 1.0, 1, 0.9, 1.0]]
     assert result["ECE"] == round((2 * 0.135 + 0.3 + 0.1) / 4, 4)
+
+
+def test_answer_embedders_extra_columns_and_plain_file_cache(tmp_path: Path) -> None:
+    """An extra embedder's similarity, gap to the question's best and rank, per question; the
+    collected candidates survive the plain .npz/.json cache unchanged."""
+    import numpy as np
+
+    from benchmarks.answer_embedders import load_part, save_part, with_extra
+    from benchmarks.train_triggering import Collected
+    from benchmarks.wikiqa import Question
+
+    questions = [Question("1", "a?", "D1", ("x .",)), Question("2", "b?", "D2", ())]
+    part = Collected(np.array([[1.0], [2.0], [np.nan]]), np.array([True, False, False]), ["x.", "y.", "z."],
+                     np.array([0, 2, 3]), questions, np.array([0, 1]), 6.0)  # fmt: skip
+    extended = with_extra(part, np.array([0.2, 0.7, 0.4], np.float32))
+    assert np.allclose(extended.features[:, 1:], [[0.2, -0.5, 1.0], [0.7, 0.0, 0.0], [0.4, 0.0, 0.0]])
+    save_part(part, tmp_path / "p")
+    back = load_part(tmp_path / "p")
+    assert np.array_equal(back.features, part.features, equal_nan=True) and back.labels.tolist() == [True, False, False]
+    assert (back.texts, back.questions, back.null_weight, back.starts.tolist()) == (part.texts, questions, 6.0, [0, 2, 3])
