@@ -145,10 +145,7 @@ def with_extra(part: tt.Collected, sim: np.ndarray) -> tt.Collected:
 def cross_validated(collected: list[tt.Collected], names: Sequence[str], folds: int) -> dict[str, Any]:
     """train_triggering's cross-validation and threshold rule for these parts and feature names."""
     oof = tt.cross_validate(collected, folds, tt.WEIGHTS, names)
-    threshold = tt.choose_threshold(collected, oof)
-    return {"wikiqa_train": tt.figures_at(collected[0], oof[0], threshold),
-            "multihop_dev": tt.multihop_figures_at(collected[1], oof[1], threshold),
-            "article_dev": tt.article_figures_at(collected[2], oof[2], threshold)}  # fmt: skip
+    return tt.scored(collected, oof, tt.choose_threshold(collected, oof))
 
 
 def question_time_ms(encode: Encoder, part: tt.Collected, n: int = 20, repeats: int = 5) -> float:
@@ -183,6 +180,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT / "answer_embedders.json")
     parser.add_argument("--results", type=Path, help="also write the table into this RESULTS.md (its own section)")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.embedders.split(",")) - set(EMBEDDERS))
+    if unknown:
+        parser.error(f"unknown embedder(s) {', '.join(unknown)}: choose from {', '.join(EMBEDDERS)}")
+    if "mpnet" in args.embedders.split(",") and args.mpnet is None:
+        parser.error("--mpnet DIR is needed to measure mpnet (see the module docstring)")
     from rag.triggering import FEATURES
 
     args.cache.mkdir(parents=True, exist_ok=True)

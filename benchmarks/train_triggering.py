@@ -273,6 +273,15 @@ def article_figures_at(data: Collected, probability: np.ndarray, threshold: floa
             "abstention": round(float(np.mean(off_topic)), 4), "false_abstentions": sum(not b for _, b in answerable)}  # fmt: skip
 
 
+def scored(parts: list[Collected], probability: list[np.ndarray], threshold: float) -> dict[str, Any]:
+    """The figures of WikiQA train, MultiHop-RAG dev and article dev (``parts``, in that order) when
+    answering above ``threshold`` with these per-candidate probabilities."""
+    (wiki, multihop, article), (p_wiki, p_multihop, p_article) = parts, probability
+    return {"wikiqa_train": figures_at(wiki, p_wiki, threshold),
+            "multihop_dev": multihop_figures_at(multihop, p_multihop, threshold),
+            "article_dev": article_figures_at(article, p_article, threshold)}  # fmt: skip
+
+
 def choose_threshold(parts: list[Collected], oof: list[np.ndarray]) -> float:
     """The threshold that maximises WikiQA answer-triggering F1 (out-of-fold) while, out-of-fold too,
     at least NULL_ABSTENTION of MultiHop's null queries abstain and the article dev set keeps its goals
@@ -304,9 +313,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parts = collect_all(args.work, args.multihop_index, args.folds)
     wiki_oof, multihop_oof, article_oof = cross_validate(parts, args.folds, WEIGHTS)
     threshold = choose_threshold(parts, [wiki_oof, multihop_oof, article_oof])
-    cv = {"folds": args.folds, "wikiqa_train": figures_at(parts[0], wiki_oof, threshold),
-          "multihop_dev": multihop_figures_at(parts[1], multihop_oof, threshold),
-          "article_dev": article_figures_at(parts[2], article_oof, threshold),
+    cv = {"folds": args.folds, **scored(parts, [wiki_oof, multihop_oof, article_oof], threshold),
           "calibration": {"wikiqa_train": calibration(parts[0], wiki_oof), "multihop_dev": calibration(parts[1], multihop_oof)}}  # fmt: skip
     log(f"cross-validated: {cv}")
     card = model_card(parts, threshold, cv)
