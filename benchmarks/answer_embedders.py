@@ -1,6 +1,6 @@
 """Would a second embedding model make the answer model better? Measured, not guessed.
 
-The answer model (``rag/triggering.py``) sees one embedding model, all-MiniLM-L6-v2. For each
+The answer model (``rag/answering/triggering.py``) sees one embedding model, all-MiniLM-L6-v2. For each
 extra embedder here, every candidate sentence of the answer model's training questions (WikiQA
 train, MultiHop-RAG dev, article dev: :func:`benchmarks.train_triggering.collect_all`) gets three
 more features: its similarity to the question under that model, the gap to the best candidate's,
@@ -60,7 +60,7 @@ Encoder = Callable[[Sequence[str], bool], np.ndarray]  # (texts, are_questions) 
 
 
 def minilm_alone(_: argparse.Namespace) -> Encoder:
-    from rag.embedding import SentenceTransformerEmbedder
+    from rag.indexing.embedding import SentenceTransformerEmbedder
 
     model = SentenceTransformerEmbedder()
     return lambda texts, _questions: model.embed(list(texts))
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error(f"unknown embedder(s) {', '.join(unknown)}: choose from {', '.join(EMBEDDERS)}")
     if "mpnet" in args.embedders.split(",") and args.mpnet is None:
         parser.error("--mpnet DIR is needed to measure mpnet (see the module docstring)")
-    from rag.triggering import FEATURES
+    from rag.answering.triggering import FEATURES
 
     args.cache.mkdir(parents=True, exist_ok=True)
     collected = parts(args)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import operator
 import os
 import pkgutil
@@ -159,18 +158,6 @@ def _git_state() -> dict[str, Any]:
 
     changed = git("status", "--porcelain", "--", "rag")
     return {"commit": git("rev-parse", "--short", "HEAD"), "rag_modified": bool(changed)}
-
-
-def write_results(args: argparse.Namespace, kind: str, results: dict[str, Any]) -> Path:
-    """Write ``<out>/<kind>[_smoke].json`` and regenerate the Markdown report from both kinds."""
-    from .report import write_markdown
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{kind}{args.suffix}.json"
-    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    write_markdown(args.out, args.suffix, args.md)
-    print(f"wrote {path} and {args.md}", file=sys.stderr)
-    return path
 
 
 def log(message: str) -> None:

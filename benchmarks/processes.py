@@ -64,7 +64,7 @@ def rag_command() -> list[str]:
 
 def bare_model_process() -> dict[str, Any]:
     """A fresh Python that imports sentence_transformers and loads the bundled model, nothing else."""
-    from rag.embedding import resolve_model
+    from rag.indexing.embedding import resolve_model
     from rag.settings import BUNDLED_MODEL
 
     result = run_child([sys.executable, "-c", BARE_LOAD, resolve_model(BUNDLED_MODEL)[0]])

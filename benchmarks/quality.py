@@ -43,8 +43,8 @@ from .common import (
     pin_rag_modules,
     set_offline_env,
     work_dir,
-    write_results,
 )
+from .report import write_results
 from .train_fusion import answerable, cross_validated
 
 FOLDS = 5
@@ -114,14 +114,14 @@ def build(paths: list[Path], index_dir: Path, rebuild: bool = False) -> dict[str
 
 
 def _manifest(index_dir: Path) -> dict[str, Any]:
-    from rag import store
+    from rag.indexing import store
 
     return store.read_manifest(index_dir)
 
 
 def run_article(index_dir: Path, rebuild: bool) -> dict[str, Any]:
     """Answer metrics of the full system and chunk-level retrieval metrics of each mode."""
-    from rag.evaluate import evaluate, load_gold
+    from rag.cli.evaluate import evaluate, load_gold
 
     index = build([BUNDLED_CORPUS], index_dir, rebuild)
     log("article dev set: answers")
@@ -144,7 +144,7 @@ sentence for the whole article; the topic otherwise)."""
 
 def broad_questions(index_dir: Path) -> dict[str, Any]:
     """Each broad question's citations, and whether the first one comes from the right part of the article."""
-    from rag.answer import answer
+    from rag.answering.answer import answer
 
     out = {}
     for question, expected in BROAD.items():
@@ -157,8 +157,8 @@ def broad_questions(index_dir: Path) -> dict[str, Any]:
 def run_wikiqa(args: argparse.Namespace) -> dict[str, Any]:
     """WikiQA dev answer triggering (full pipeline, shipped model) beside the naive baseline, each split
     over its own open-corpus index; the answer model's cross-validated figures come from its card
-    (``rag/triggering_model.json``, computed by :mod:`benchmarks.train_triggering` with the same code)."""
-    from rag.triggering import model_info
+    (``rag/answering/triggering_model.json``, computed by :mod:`benchmarks.train_triggering` with the same code)."""
+    from rag.answering.triggering import model_info
 
     from . import wikiqa
 
@@ -191,7 +191,7 @@ def wikiqa_figures(wiki: dict[str, Any]) -> list[dict[str, Any]]:
 
 def chunk_precision(gold: list[dict[str, Any]], index_dir: Path, mode: str) -> dict[str, Any]:
     """Share of answerable questions whose first (first three) retrieved chunks hold a gold passage."""
-    from rag.retrieve import retrieve
+    from rag.answering.retrieve import retrieve
 
     p1 = r3 = 0
     for g in gold:
@@ -209,8 +209,8 @@ def run_multihop(args: argparse.Namespace) -> dict[str, Any]:
     the goals are checked on k-fold cross-validated figures (each query ranked by a model
     trained without it, same features, same settings).
     """
-    from rag.evaluate import evaluate
-    from rag.fusion import model_info
+    from rag.answering.fusion import model_info
+    from rag.cli.evaluate import evaluate
 
     corpus, queries, limit = MULTIHOP_CORPUS, MULTIHOP_QUERIES, None
     if args.smoke:

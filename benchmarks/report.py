@@ -8,8 +8,10 @@ in its results folder, so both sections are always kept. By hand::
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +105,7 @@ def _quality_section(q: dict[str, Any]) -> list[str]:
     cv = mh["cross_validated"]
     lines += [f"Goals are checked on the learned fusion's {cv['folds']}-fold cross-validated figures, folds grouped by "
               "shared evidence (each query ranked by a model that saw neither it nor any paraphrase of it). *Shipped "
-              "model* is `rag/fusion_model.txt`, trained on all of these queries (in-sample, optimistic); *hand-tuned* "
+              "model* is `rag/answering/fusion_model.txt`, trained on all of these queries (in-sample, optimistic); *hand-tuned* "
               "is the fixed-weight mix the model replaced.", ""]  # fmt: skip
     lines += ["| metric | hybrid (cross-validated) | shipped model (in-sample) | hand-tuned | dense only | BM25 only | paper "
               "| goal | vs goal |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -163,7 +165,7 @@ def _wikiqa_lines(w: dict[str, Any], goals: dict[str, Any]) -> list[str]:
     dev, base, cv = w["dev"], w["baseline"], w["train_cv"]
     lines = ["", f"### WikiQA, open corpus ({dev['questions']} dev questions, {dev['answerable']} answerable)", ""]
     lines += ["Every question of a split is asked against one index of all the split's documents. *Answer model* is the "
-              "full pipeline with the shipped `rag/triggering_model.txt` (trained on WikiQA train, MultiHop-RAG dev and the article dev set; WikiQA dev is never used "
+              "full pipeline with the shipped `rag/answering/triggering_model.txt` (trained on WikiQA train, MultiHop-RAG dev and the article dev set; WikiQA dev is never used "
               f"for fitting or thresholds); *train, cross-validated* is the same model scored by {w['model'].get('cross_validation', {}).get('folds', '?')}-fold "
               "cross-validation grouped by document at the shipped `min_score`; *naive baseline* answers with the sentence "
               "of the index closest by plain MiniLM cosine when it passes the threshold that maximises F1 on train.", ""]  # fmt: skip
@@ -181,13 +183,13 @@ def _wikiqa_lines(w: dict[str, Any], goals: dict[str, Any]) -> list[str]:
 
 def _calibration_lines() -> list[str]:
     """How well the answer model's probability (a citation's ``score``) matches how often it is right."""
-    from rag.triggering import model_info
+    from rag.answering.triggering import model_info
 
     calibration = model_info().get("cross_validation", {}).get("calibration")
     if not calibration:
         return []
     lines = ["", "Calibration of the answer model, out-of-fold: the probability of each question's first citation "
-             "against the share of those that answer (`rag/triggering_model.json`).", "",
+             "against the share of those that answer (`rag/answering/triggering_model.json`).", "",
              "| probability | WikiQA train: questions | mean probability | share that answer | MultiHop-RAG dev: questions | mean probability | share that answer |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     wiki, multihop = ({(b[0], b[1]): b[2:] for b in calibration[k]["bins"]} for k in ("wikiqa_train", "multihop_dev"))
@@ -227,6 +229,16 @@ def _speed_section(s: dict[str, Any]) -> list[str]:
             stages = ", ".join(f"{k} {v:g}" for k, v in warm["answer_stages_p50_ms"].items())
             lines += ["", f"Warm `answer` stages with {warm.get('torch_threads', '?')} torch thread(s), p50 ms: {stages}."]
     return [*lines, ""]
+
+
+def write_results(args: argparse.Namespace, kind: str, results: dict[str, Any]) -> Path:
+    """Write ``<out>/<kind>[_smoke].json`` and regenerate the Markdown report from both kinds."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{kind}{args.suffix}.json"
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    write_markdown(args.out, args.suffix, args.md)
+    print(f"wrote {path} and {args.md}", file=sys.stderr)
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 Chunks are synthetic (random unit vectors of the model's 384 dimensions; text of Zipf-drawn
 pseudo-words), 4 sentences each, 10 chunks per document, written through the real build engine
-(:func:`rag.build.assemble` and :func:`rag.store.save`) into the real stores. Per store and size:
+(:func:`rag.indexing.build.assemble` and :func:`rag.indexing.commit.save`) into the real stores. Per store and size:
 
 * build/insert seconds (writing vectors and BM25: the embedding model is not part of it);
 * query p50/p95 of the retrieval step (``rank_chunks``, hybrid mode, the query already
@@ -71,9 +71,9 @@ def _vocabulary(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 
 def synthetic(n_chunks: int, seed: int = 0) -> tuple[list[Any], dict[str, Any]]:
-    """``(documents, parts)`` of ``n_chunks`` chunks (no overlap), ready for :func:`rag.build.assemble`."""
-    from rag.build import Parts
-    from rag.documents import document_id
+    """``(documents, parts)`` of ``n_chunks`` chunks (no overlap), ready for :func:`rag.indexing.build.assemble`."""
+    from rag.indexing.build import Parts
+    from rag.ingestion.documents import document_id
     from rag.records import Document
 
     rng = np.random.default_rng(seed)
@@ -99,26 +99,27 @@ def synthetic(n_chunks: int, seed: int = 0) -> tuple[list[Any], dict[str, Any]]:
 
 def build(index_dir: Path, store: str, n_chunks: int) -> dict[str, Any]:
     """Write the synthetic index (in this process); seconds to make the data and to write it."""
-    from rag import build as engine
-    from rag import store as files
-    from rag import stores
-    from rag.sources import Sources
+    from rag.indexing import build as engine
+    from rag.indexing import commit, stores
+    from rag.indexing.sources import Sources
 
     started = time.perf_counter()
     docs, parts = synthetic(n_chunks)
     made = time.perf_counter()
     settings = {"model": SyntheticEmbedder.name, "synthetic": True}
     manifest = engine._manifest(docs, SyntheticEmbedder(), settings, Sources(), DIM)  # type: ignore[arg-type]
-    with files.build_lock(index_dir):
+    with commit.build_lock(index_dir):
         data = engine.assemble(docs, parts, None, stores.parse_store(store), manifest)
-        files.save(index_dir, data)
+        commit.save(index_dir, data)
     return {"make_seconds": round(made - started, 1), "build_seconds": round(time.perf_counter() - made, 1)}
 
 
 def serve(index_dir: Path, queries: int) -> dict[str, Any]:
     """Open the index and time the retrieval step of ``queries`` synthetic questions (in this process)."""
-    from rag.query import parse_query
-    from rag.retrieve import Encoded, open_index, rank_chunks
+    from rag.answering.query import parse_query
+    from rag.answering.retrieve import rank_chunks
+    from rag.answering.signals import Encoded
+    from rag.indexing.search_index import open_index
 
     started = time.perf_counter()
     index = open_index(index_dir, embedder=SyntheticEmbedder())  # type: ignore[arg-type]

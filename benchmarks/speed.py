@@ -41,9 +41,9 @@ from .common import (
     pin_rag_modules,
     set_offline_env,
     work_dir,
-    write_results,
 )
 from .processes import bare_model_process, cold_ask, index_bytes, peak_rss_answering
+from .report import write_results
 
 SMOKE_ARTICLES = 20
 QUESTIONS, SMOKE_QUESTIONS = 50, 10
@@ -140,10 +140,10 @@ def measure_builds(corpus: Path, index_dir: Path) -> dict[str, Any]:
 
 def embedded_texts(index_dir: Path) -> list[str]:
     """Exactly what the build embedded: each embedding window's text behind its metadata line."""
-    from rag import store
-    from rag.build import split_and_chunk
-    from rag.chunking import embedding_text
-    from rag.embedding import SentenceTransformerEmbedder
+    from rag.indexing import store
+    from rag.indexing.build import split_and_chunk
+    from rag.indexing.embedding import SentenceTransformerEmbedder
+    from rag.ingestion.chunking import embedding_text
     from rag.settings import BuildOptions
 
     emb, opts = SentenceTransformerEmbedder(), BuildOptions()
@@ -154,7 +154,7 @@ def bare_encode(texts: list[str]) -> dict[str, Any]:
     """Seconds for ``SentenceTransformer.encode(texts)`` with the model already loaded."""
     from sentence_transformers import SentenceTransformer
 
-    from rag.embedding import resolve_model
+    from rag.indexing.embedding import resolve_model
     from rag.settings import BUNDLED_MODEL
 
     model = SentenceTransformer(resolve_model(BUNDLED_MODEL)[0], device="cpu")
@@ -173,8 +173,8 @@ def measure_warm(index_dir: Path, questions: list[str], threads: int | None = No
     """
     import torch
 
-    from rag.answer import answer
-    from rag.retrieve import open_index
+    from rag.answering.answer import answer
+    from rag.indexing.search_index import open_index
 
     default_threads = torch.get_num_threads()
     torch.set_num_threads(threads or default_threads)

@@ -26,21 +26,21 @@ from .common import MULTIHOP_QUERIES
 
 
 def convert(src: Path, dst: Path, spec: str) -> dict[str, Any]:
-    from rag import build, store, stores
+    from rag.indexing import build, commit, store, stores
 
     started = time.perf_counter()
     old = store.load(src, store.REUSABLE_FORMATS)
     parts = build._reused_parts(old, {d.id for d in old.docs})
     manifest = {k: v for k, v in old.manifest.items() if k not in ("data_dir", "files", "counts", "store", "previous")}
-    with store.build_lock(dst):
+    with commit.build_lock(dst):
         data = build.assemble(old.docs, parts, old, stores.parse_store(spec), manifest)
-        store.save(dst, data)
+        commit.save(dst, data)
     return {"chunks": len(data.chunks), "sentences": len(data.sentences), "seconds": round(time.perf_counter() - started, 1)}
 
 
 def run(indexes: dict[str, Path], start: int, count: int, out: Path) -> None:
-    from rag.evaluate import fact_found, ranking_scores
-    from rag.retrieve import retrieve
+    from rag.answering.retrieve import retrieve
+    from rag.cli.evaluate import fact_found, ranking_scores
 
     queries = [q for q in json.loads(MULTIHOP_QUERIES.read_text("utf-8")) if q.get("evidence_list")][start : start + count]
     with out.open("a", encoding="utf-8") as fh:

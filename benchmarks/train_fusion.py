@@ -1,7 +1,7 @@
-"""Train the learned fusion ranker (``rag/fusion_model.txt``) on MultiHop-RAG dev queries.
+"""Train the learned fusion ranker (``rag/answering/fusion_model.txt``) on MultiHop-RAG dev queries.
 
 For every answerable dev query the *product's own code* pools candidate chunks and computes
-their signals (:func:`rag.retrieve.signals`, :func:`rag.fusion.features`); a chunk is relevant
+their signals (:func:`rag.answering.signals.signals`, :func:`rag.answering.fusion.features`); a chunk is relevant
 when it contains one of the query's facts (the benchmark's rule). A LightGBM lambdarank model
 is scored by k-fold cross-validation (each query ranked by a model that never saw it nor any
 query sharing one of its facts: the honest figure), then trained on all queries and written as plain text with a JSON card.
@@ -63,10 +63,11 @@ def collect(index_dir: Path, queries: list[dict[str, Any]]) -> list[QueryData]:
     """Features and labels of every answerable query, from the retrieval code itself."""
     import torch
 
-    from rag import fusion
-    from rag.evaluate import fact_found
-    from rag.query import parse_query
-    from rag.retrieve import encode, open_index, signals
+    from rag.answering import fusion
+    from rag.answering.query import parse_query
+    from rag.answering.signals import encode, signals
+    from rag.cli.evaluate import fact_found
+    from rag.indexing.search_index import open_index
 
     torch.set_num_threads(1)
     loaded = open_index(index_dir)
@@ -86,7 +87,7 @@ def collect(index_dir: Path, queries: list[dict[str, Any]]) -> list[QueryData]:
 def fit(items: list[QueryData]) -> Any:
     import lightgbm
 
-    from rag.fusion import FEATURES
+    from rag.answering.fusion import FEATURES
 
     x = np.vstack([d.features for d in items])
     y = np.concatenate([d.labels.any(axis=0) for d in items]).astype(int)
@@ -97,8 +98,8 @@ def fit(items: list[QueryData]) -> Any:
 
 def metrics(items: list[QueryData], scores: list[np.ndarray], penalty: float) -> dict[str, float]:
     """Hits@10, Hits@4, MRR@10 of the diversified ranking the product would return."""
-    from rag.evaluate import ranking_scores
-    from rag.retrieve import diversified
+    from rag.answering.signals import diversified
+    from rag.cli.evaluate import ranking_scores
 
     per_query = [ranking_scores(d.labels[:, diversified(s, d.document, penalty)[:10]]) for d, s in zip(items, scores)]
     h10, h4, mrr = np.sum(per_query, axis=0) if per_query else (0.0, 0.0, 0.0)
@@ -154,8 +155,8 @@ def answerable(queries_path: Path, limit: int | None = None) -> list[dict[str, A
 
 def cross_validated(index_dir: Path, queries: list[dict[str, Any]], folds: int) -> tuple[list[QueryData], dict[str, Any]]:
     """Features of ``queries`` and the k-fold figures of the learned and hand-tuned fusion."""
-    from rag import fusion
-    from rag.retrieve import HANDTUNED_PENALTY, SAME_DOCUMENT_PENALTY
+    from rag.answering import fusion
+    from rag.answering.signals import HANDTUNED_PENALTY, SAME_DOCUMENT_PENALTY
 
     log(f"collecting features of {len(queries)} queries from {index_dir}")
     items = collect(index_dir, queries)
@@ -173,8 +174,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--limit", type=int, help="use only the first N answerable queries")
     parser.add_argument("--cv-only", action="store_true", help="report cross-validation, do not write the model")
     args = parser.parse_args(argv)
-    from rag import build_index, fusion
-    from rag.retrieve import FEATURE_CONSTANTS
+    from rag import build_index
+    from rag.answering import fusion
+    from rag.answering.signals import FEATURE_CONSTANTS
 
     started = time.perf_counter()
     if not (args.index_dir / "manifest.json").exists():  # an existing index is used as built (its own settings)

@@ -1,6 +1,6 @@
-"""Train the answer model (``rag/triggering_model.txt``): does this sentence answer the question?
+"""Train the answer model (``rag/answering/triggering_model.txt``): does this sentence answer the question?
 
-Questions are asked by the *product's own code* (:func:`rag.answer.candidates`) and every candidate
+Questions are asked by the *product's own code* (:func:`rag.answering.answer.candidates`) and every candidate
 sentence is labelled:
 
 * WikiQA train (``shared/eval/wikiqa``), open corpus: one index of all its documents, a candidate is
@@ -108,9 +108,10 @@ def collect(
     """Candidates and features of every question, from the answer code itself, labelled by ``label``."""
     import torch
 
-    from rag.answer import candidates
-    from rag.query import parse_query
-    from rag.retrieve import clean_question, open_index
+    from rag.answering.answer import candidates
+    from rag.answering.query import parse_query
+    from rag.answering.retrieve import clean_question
+    from rag.indexing.search_index import open_index
     from rag.settings import AnswerOptions
 
     torch.set_num_threads(1)
@@ -169,10 +170,10 @@ def multihop_folds(queries: list[dict[str, Any]], folds: int) -> np.ndarray:
 
 def fit(parts: list[Collected], weights: list[float] | None = None, names: Sequence[str] | None = None) -> Any:
     """One LightGBM classifier over the candidates of every part (``weights``: one per part;
-    ``names``: the feature columns, default :data:`rag.triggering.FEATURES`)."""
+    ``names``: the feature columns, default :data:`rag.answering.triggering.FEATURES`)."""
     import lightgbm
 
-    from rag.triggering import FEATURES
+    from rag.answering.triggering import FEATURES
 
     weights = weights or [1.0] * len(parts)
     x = np.vstack([p.features for p in parts])
@@ -307,7 +308,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--cv-only", action="store_true", help="report cross-validation, do not write the model")
     args = parser.parse_args(argv)
-    from rag import triggering
+    from rag.answering import triggering
 
     started = time.perf_counter()
     parts = collect_all(args.work, args.multihop_index, args.folds)
@@ -329,7 +330,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 def collect_all(work: Path, multihop_index: Path, folds: int) -> list[Collected]:
     """WikiQA train, MultiHop-RAG dev and article dev candidates (indexes built when missing)."""
     from rag import build_index
-    from rag.evaluate import load_gold
+    from rag.cli.evaluate import load_gold
 
     questions, _ = wikiqa.read_split("train")
     log(f"collecting candidates of {len(questions)} WikiQA train questions")
@@ -345,7 +346,7 @@ def collect_all(work: Path, multihop_index: Path, folds: int) -> list[Collected]
 
 def model_card(parts: list[Collected], threshold: float, cv: dict[str, Any]) -> dict[str, Any]:
     """What the model was trained on, with which settings, and how it scored out-of-fold."""
-    from rag.triggering import FEATURES
+    from rag.answering.triggering import FEATURES
 
     names = ("wikiqa_train", "multihop_dev", "article_dev")
     files = (wikiqa.SPLITS["train"], MULTIHOP_QUERIES, ARTICLE_DEV)

@@ -166,7 +166,7 @@ def write_records(records: list[dict[str, str]], path: Path) -> Path:
 
 def answer_all(index_dir: Path, questions: Sequence[Question]) -> dict[str, Any]:
     """The full answer pipeline on every question: answer-triggering figures and the failures' ids."""
-    from rag.answer import answer
+    from rag.answering.answer import answer
 
     first: list[str | None] = []
     evidence: list[list[str]] = []
@@ -180,7 +180,7 @@ def answer_all(index_dir: Path, questions: Sequence[Question]) -> dict[str, Any]
 def isolated_cosines(index_dir: Path, questions: Sequence[Question]) -> tuple[list[str], np.ndarray]:
     """Naive baseline inputs: every sentence of the index embedded on its own, and each question's
     plain MiniLM cosine to all of them (``(questions, sentences)``)."""
-    from rag.retrieve import open_index
+    from rag.indexing.search_index import open_index
 
     loaded = open_index(index_dir)
     texts = [loaded.sentence_text(i) for i in range(loaded.n_sentences)]

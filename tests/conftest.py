@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.indexing.embedding import Embedder, SentenceTransformerEmbedder
 
 # A suite started in the background by a non-interactive shell (`bash scripts/test.sh &`, nohup) inherits
 # SIGINT ignored, and so would every `rag chat` / `rag serve` it starts: Python then never raises

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer import answer
-from rag.embedding import Embedder
+from rag.answering.answer import answer
+from rag.indexing.embedding import Embedder
+from rag.indexing.store import load
 from rag.records import Answer
-from rag.store import load
 
 from .conftest import ROOT
 

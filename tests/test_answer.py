@@ -5,11 +5,11 @@ from dataclasses import replace
 
 import pytest
 
-from rag.answer import ABSTAIN_TEXT, answer
-from rag.documents import read_file
+from rag.answering.answer import ABSTAIN_TEXT, answer
+from rag.answering.retrieve import retrieve
+from rag.cli.evaluate import evaluate
 from rag.errors import ConfigError, EmptyQuestionError, IndexNotFoundError
-from rag.evaluate import evaluate
-from rag.retrieve import retrieve
+from rag.ingestion.documents import read_file
 
 from .conftest import ARTICLE, EVAL
 

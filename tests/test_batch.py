@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import ABSTAIN_TEXT
+from rag.answering.answer import ABSTAIN_TEXT
 from rag.cli import main
 
 from .helpers import QUESTION, assert_one_line_error

@@ -7,9 +7,9 @@ import doctest
 
 import pytest
 
-import rag.broad
-from rag.answer import answer
-from rag.broad import Broad, parse
+import rag.answering.broad
+from rag.answering.answer import answer
+from rag.answering.broad import Broad, parse
 
 from .conftest import ARTICLE
 
@@ -68,7 +68,7 @@ SPECIFIC = [
 
 
 def test_doctests_hold() -> None:
-    assert doctest.testmod(rag.broad).failed == 0
+    assert doctest.testmod(rag.answering.broad).failed == 0
 
 
 @pytest.mark.parametrize("question", WHOLE_DOCUMENT)

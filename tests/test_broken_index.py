@@ -15,12 +15,13 @@ import bm25s
 import faiss
 import pytest
 
-from rag import build_index, store
-from rag.answer import answer
+from rag import build_index
+from rag.answering.answer import answer
 from rag.cli import main
 from rag.errors import BuildError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, ModelError
-from rag.manage import UPLOADS, add_documents
-from rag.store import load
+from rag.indexing import commit
+from rag.indexing.manage import UPLOADS, add_documents
+from rag.indexing.store import load
 from ui import handlers
 
 from .conftest import ARTICLE
@@ -195,12 +196,12 @@ def _tmp_mkdir_fails(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 WRITE_FAILURES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
-    "np.save-enospc": lambda mp: mp.setattr(store.np, "save", _raise(errno.ENOSPC)),
+    "np.save-enospc": lambda mp: mp.setattr(commit.np, "save", _raise(errno.ENOSPC)),
     "faiss.write_index": lambda mp: mp.setattr(faiss, "write_index", _faiss_write_fails),
     "bm25.save-enospc": lambda mp: mp.setattr(bm25s.BM25, "save", _raise(errno.ENOSPC)),
-    "fsync-enospc": lambda mp: mp.setattr(store.os, "fsync", _raise(errno.ENOSPC)),
-    "rename-enospc": lambda mp: mp.setattr(store.os, "rename", _raise(errno.ENOSPC)),
-    "manifest-replace-enospc": lambda mp: mp.setattr(store.os, "replace", _raise(errno.ENOSPC)),
+    "fsync-enospc": lambda mp: mp.setattr(commit.os, "fsync", _raise(errno.ENOSPC)),
+    "rename-enospc": lambda mp: mp.setattr(commit.os, "rename", _raise(errno.ENOSPC)),
+    "manifest-replace-enospc": lambda mp: mp.setattr(commit.os, "replace", _raise(errno.ENOSPC)),
     "tmp-folder-eacces": _tmp_mkdir_fails,
 }
 
@@ -235,7 +236,7 @@ def test_failed_rebuild_after_replacing_an_upload_puts_the_earlier_copy_back(
         path.write_text(text, "utf-8")
     add_documents([first], idx, embedder=real_embedder, progress=False)
     version, entries = load(idx).version, sorted(p.name for p in idx.iterdir())
-    monkeypatch.setattr(store.np, "save", _raise(errno.ENOSPC))
+    monkeypatch.setattr(commit.np, "save", _raise(errno.ENOSPC))
     with pytest.raises(BuildError, match="previous index is kept"):
         add_documents([second], idx, embedder=real_embedder, progress=False)
     monkeypatch.undo()
@@ -252,7 +253,7 @@ def _uploaded(idx: Path) -> dict[str, str]:
 
 
 def test_disk_full_on_the_first_build_leaves_no_index(tmp_path: Path, corpus: Path, fake_embedder, monkeypatch) -> None:
-    monkeypatch.setattr(store.np, "save", _raise(errno.ENOSPC))
+    monkeypatch.setattr(commit.np, "save", _raise(errno.ENOSPC))
     with pytest.raises(BuildError, match="No space left on device"):
         build_index([corpus], tmp_path / "idx", embedder=fake_embedder)
     with pytest.raises(IndexNotFoundError):

@@ -12,8 +12,8 @@ import pytest
 
 from rag import build_index
 from rag.errors import ConfigError, IndexMismatchError, IndexNotFoundError, InputError
-from rag.retrieve import open_index
-from rag.store import load, read_manifest
+from rag.indexing.search_index import open_index
+from rag.indexing.store import load, read_manifest
 
 from .conftest import ROOT, FakeEmbedder
 
@@ -77,10 +77,10 @@ def test_incremental_vectors_equal_full_build(tmp_path, corpus, fake_embedder):
 
 
 def test_build_reports_progress_and_slicing_changes_no_vector(tmp_path, corpus, fake_embedder, monkeypatch):
-    import rag.build
+    import rag.indexing.build
 
     build_index([corpus], tmp_path / "whole", embedder=fake_embedder)
-    monkeypatch.setattr(rag.build, "EMBED_SLICE", 2)  # a progress report every 2 embedding windows
+    monkeypatch.setattr(rag.indexing.build, "EMBED_SLICE", 2)  # a progress report every 2 embedding windows
     seen: list[tuple[float, str]] = []
     build_index([corpus], tmp_path / "sliced", embedder=fake_embedder, on_progress=lambda f, m: seen.append((f, m)))
     fractions = [f for f, _ in seen]

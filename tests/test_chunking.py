@@ -1,7 +1,7 @@
-from rag.build import split_and_chunk
-from rag.chunking import chunk_sentences, embedding_text, pack
-from rag.documents import make_document, read_file
-from rag.sentences import count_tokens, split_sentences
+from rag.indexing.build import split_and_chunk
+from rag.ingestion.chunking import chunk_sentences, embedding_text, pack
+from rag.ingestion.documents import make_document, read_file
+from rag.ingestion.sentences import count_tokens, split_sentences
 from rag.settings import BuildOptions
 
 from .conftest import ARTICLE

@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from rag import build, build_index, store
-from rag.answer import answer
+from rag import build_index
+from rag.answering.answer import answer
+from rag.indexing import build, commit, store
+from rag.indexing.store import load
 from rag.records import Answer, BuildReport
-from rag.store import load
 
 from .conftest import ARTICLE, ROOT
 from .helpers import QUESTION, SlowEmbedder, copy_index
@@ -53,13 +54,13 @@ def test_answers_during_a_rebuild_each_come_from_one_version(
     (docs / "history.txt").write_text(HISTORY, "utf-8")  # added
 
     swapped_at: list[float] = []
-    replace_manifest = store._replace_manifest
+    replace_manifest = commit._replace_manifest
 
     def recording(index_dir: Path, text: str) -> None:
         replace_manifest(index_dir, text)
         swapped_at.append(time.perf_counter())
 
-    monkeypatch.setattr(store, "_replace_manifest", recording)
+    monkeypatch.setattr(commit, "_replace_manifest", recording)
     done, rebuilt = threading.Semaphore(0), threading.Event()
 
     def rebuild() -> None:
@@ -113,7 +114,7 @@ def _instrument(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Count builds inside the locked section (from loading the old index to saving the new one)."""
     state: dict[str, Any] = {"inside": 0, "most": 0, "saved": []}
     guard = threading.Lock()
-    previous, save = build._previous, store.save
+    previous, save = build._previous, commit.save
 
     def entering(index_dir: Path) -> Any:
         with guard:
@@ -132,7 +133,7 @@ def _instrument(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
                 state["inside"] -= 1
 
     monkeypatch.setattr(build, "_previous", entering)
-    monkeypatch.setattr(store, "save", leaving)
+    monkeypatch.setattr(commit, "save", leaving)
     return state
 
 
@@ -163,7 +164,7 @@ def test_concurrent_builds_of_one_index_take_turns(tmp_path: Path, corpus: Path,
 
 def test_without_the_lock_the_race_is_detected(tmp_path: Path, corpus: Path, monkeypatch) -> None:
     """Negative control: the instrumentation above does see two builds interleave when unlocked."""
-    monkeypatch.setattr(store, "build_lock", lambda *_, **__: contextlib.nullcontext())
+    monkeypatch.setattr(commit, "build_lock", lambda *_, **__: contextlib.nullcontext())
     state = _instrument(monkeypatch)
     _race(corpus, tmp_path, tmp_path / "idx")  # may fail: one build can collect the other's files
     assert state["most"] == 2

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from rag import build_index
-from rag.answer import answer
-from rag.retrieve import open_index
-from rag.store import load
+from rag.answering.answer import answer
+from rag.indexing.search_index import open_index
+from rag.indexing.store import load
 
 from .conftest import ROOT
 from .helpers import CheapEmbedder, prose
@@ -31,7 +31,8 @@ SEED = 20240101
 
 BUILD_SCRIPT = """
 import os, sys, time
-from rag import build_index, store
+from rag import build_index
+from rag.indexing import commit
 from tests.helpers import SlowEmbedder
 
 fsync = os.fsync
@@ -39,11 +40,11 @@ def slow_fsync(fd):
     time.sleep(0.01)
     fsync(fd)
 os.fsync = slow_fsync
-save = store.save
+save = commit.save
 def announced_save(index_dir, data):
     print("saving", flush=True)
     return save(index_dir, data)
-store.save = announced_save
+commit.save = announced_save
 print("start", flush=True)
 build_index(sys.argv[1:-1], sys.argv[-1], embedder=SlowEmbedder(), progress=False, replace=True)
 print("done", flush=True)

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents import load_documents, make_document, read_file
 from rag.errors import DocumentError
+from rag.ingestion.documents import load_documents, make_document, read_file
 
 from .conftest import ARTICLE
 

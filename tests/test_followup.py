@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import rag.followup
-from rag.answer import answer
-from rag.followup import phrases, resolve
+import rag.answering.followup
+from rag.answering.answer import answer
+from rag.answering.followup import phrases, resolve
 
 from .conftest import ARTICLE, ROOT
 
@@ -39,7 +39,7 @@ def conversation_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) 
 
 
 def test_doctests_hold() -> None:
-    assert doctest.testmod(rag.followup).failed == 0
+    assert doctest.testmod(rag.answering.followup).failed == 0
 
 
 def test_only_the_previous_questions_noun_phrases_are_carried_over() -> None:

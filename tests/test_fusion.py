@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag import fusion, retrieve
+from rag import retrieve
+from rag.answering import fusion
+from rag.answering.fusion import FEATURES, FusionModel, Signals, features, handtuned
 from rag.errors import ConfigError, ModelError
-from rag.fusion import FEATURES, FusionModel, Signals, features, handtuned
 
 
 def _signals() -> Signals:
@@ -91,7 +92,7 @@ def test_the_model_card_records_the_signal_constants_and_a_drift_is_refused(tmp_
     import json
     import shutil
 
-    from rag.retrieve import FEATURE_CONSTANTS
+    from rag.answering.signals import FEATURE_CONSTANTS
 
     assert fusion.model_info()["constants"] == FEATURE_CONSTANTS
     FusionModel(fusion.MODEL_FILE, constants=FEATURE_CONSTANTS)  # the shipped pair loads
@@ -110,7 +111,7 @@ class TitleFirst:
     """An example ranker (one class + one registry line): BM25 chunks, those of the first document first."""
 
     def rank(self, index, query, encoded, candidates):
-        from rag import rankers
+        from rag.answering import rankers
 
         ids, scores = rankers.get("bm25").rank(index, query, encoded, candidates)
         order = np.argsort(index.chunk_documents(ids), kind="stable")
@@ -118,8 +119,8 @@ class TitleFirst:
 
 
 def test_a_new_ranker_is_one_class_and_one_registry_line(article_index, monkeypatch) -> None:
-    from rag import rankers
-    from rag.answer import answer
+    from rag.answering import rankers
+    from rag.answering.answer import answer
 
     monkeypatch.setitem(rankers.RANKERS, "title-first", "tests.test_fusion:TitleFirst")
     hits = retrieve("Who did Kim Jong Un meet in Russia?", k=3, index_dir=article_index, mode="title-first")
@@ -128,7 +129,7 @@ def test_a_new_ranker_is_one_class_and_one_registry_line(article_index, monkeypa
 
 
 def test_modes_come_from_the_ranker_registry() -> None:
-    from rag import rankers
+    from rag.answering import rankers
     from rag.settings import MODES
 
     assert MODES == tuple(rankers.RANKERS) == ("hybrid", "handtuned", "dense", "bm25")
@@ -149,7 +150,8 @@ def test_hybrid_scores_are_probabilities_best_first(article_index) -> None:
 
 
 def test_sentence_cover_is_the_idf_weighted_share_of_question_terms(article_index) -> None:
-    from rag.retrieve import open_index, query_tokens
+    from rag.answering.signals import query_tokens
+    from rag.indexing.search_index import open_index
 
     loaded = open_index(article_index)
     idf = loaded.stores.sentence_lexical.idf

@@ -24,10 +24,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rag import answer, build_index
-from rag.answer import ABSTAIN_TEXT
+from rag.answering.answer import ABSTAIN_TEXT
 from rag.errors import EmptyQuestionError, InputError
-from rag.lexical import QUESTION_WORDS
-from rag.retrieve import open_index
+from rag.indexing.lexical import QUESTION_WORDS
+from rag.indexing.search_index import open_index
 from rag.settings import MODES
 
 from .conftest import ARTICLE, FakeEmbedder

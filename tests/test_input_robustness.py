@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 
 from rag import answer, build_index, retrieve
-from rag.answer import ABSTAIN_TEXT, lexical_overlap
+from rag.answering.answer import ABSTAIN_TEXT, lexical_overlap
+from rag.answering.followup import with_history
+from rag.answering.history import MAX_HISTORY_TURNS, recent_turns
+from rag.answering.signals import query_tokens
 from rag.cli import main
 from rag.errors import ConfigError, IndexCorruptError, InputError
-from rag.query import MAX_HISTORY_TURNS, recent_turns, with_history
-from rag.retrieve import open_index, query_tokens
+from rag.indexing.search_index import open_index
 from rag.settings import MODES
 
 from .conftest import ARTICLE

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from rag import manage, store
 from rag.cli import main
 from rag.errors import BuildError, ConfigError, DocumentError, EmptyIndexError, IndexCorruptError, InputError
-from rag.manage import UPLOADS, add_documents, add_sources, build_index, list_documents, recover, remove_document
+from rag.indexing import manage, store
+from rag.indexing.manage import UPLOADS, add_documents, add_sources, build_index, list_documents, recover, remove_document
+from rag.indexing.store import load
 from rag.settings import UploadLimits
-from rag.store import load
 
 from .conftest import ROOT
 from .helpers import CheapEmbedder, assert_one_line_error

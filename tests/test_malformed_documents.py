@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from rag import build_index
-from rag.documents import load_documents, read_file, read_file_report
 from rag.errors import DocumentError
+from rag.ingestion.documents import load_documents, read_file, read_file_report
 
 
 def _pdf(content: bytes, filters: bytes = b"") -> bytes:

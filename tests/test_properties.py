@@ -8,11 +8,11 @@ import re
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import chunk_sentences, pack
-from rag.documents import make_document
 from rag.errors import DocumentError
+from rag.ingestion.chunking import chunk_sentences, pack
+from rag.ingestion.documents import make_document
+from rag.ingestion.sentences import count_tokens, paragraphs, split_sentences, split_to_fit
 from rag.records import Document
-from rag.sentences import count_tokens, paragraphs, split_sentences, split_to_fit
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WORDS = ["Hello", "world.", "Dr.", "Smith", "said", "“quoted”", "e.g.", "ünïcödé", "😀", "🇺🇸", "日本語。", "a", "?", "!"]

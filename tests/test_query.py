@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import doctest
 
-import rag.query
-from rag.query import parse_query, with_history
+import rag.answering.query
+from rag.answering.followup import with_history
+from rag.answering.query import parse_query
 
 
 def test_doctests_hold() -> None:
-    assert doctest.testmod(rag.query).failed == 0
+    assert doctest.testmod(rag.answering.query).failed == 0
 
 
 def test_a_list_of_claims_is_split_into_one_clause_per_claim() -> None:

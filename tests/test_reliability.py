@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 from rag import build_index
-from rag.answer import answer
-from rag.chunking import chunk_sentences
+from rag.answering.answer import answer
 from rag.cli import main
-from rag.documents import make_document
 from rag.errors import DocumentError, EmptyQuestionError
-from rag.manage import MAX_UPLOAD_BYTES, UPLOADS, add_documents, safe_name
-from rag.sentences import count_tokens, split_sentences, text_blocks
-from rag.store import load
+from rag.indexing.manage import MAX_UPLOAD_BYTES, UPLOADS, add_documents, safe_name
+from rag.indexing.store import load
+from rag.ingestion.chunking import chunk_sentences
+from rag.ingestion.documents import make_document
+from rag.ingestion.sentences import count_tokens, split_sentences, text_blocks
 from ui import asking, handlers
 
 from .conftest import ARTICLE, ROOT
@@ -147,7 +147,7 @@ def test_bad_documents_found_in_a_folder_are_skipped_with_reasons(tmp_path: Path
 
 
 def test_unreadable_file_is_a_document_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rag.documents import load_documents
+    from rag.ingestion.documents import load_documents
 
     path = tmp_path / "gone.txt"
     path.write_text("Soon unreadable.", "utf-8")
@@ -219,7 +219,7 @@ def test_sentence_splitting_and_chunking_are_linear() -> None:
     ids=["word", "no-stops", "spaces", "lines", "emoji", "md-title"],
 )
 def test_pathological_text_is_split_quickly_and_exactly(text: str, tmp_path: Path) -> None:
-    from rag.documents import read_file
+    from rag.ingestion.documents import read_file
 
     t0 = time.perf_counter()
     path = tmp_path / "doc.md"
@@ -237,8 +237,8 @@ def test_pathological_text_is_split_quickly_and_exactly(text: str, tmp_path: Pat
 BIG_SCRIPT = """
 import json, resource, sys, time
 from rag.manage import add_documents
-from rag.answer import answer
-from rag.retrieve import open_index
+from rag.answering.answer import answer
+from rag.indexing.search_index import open_index
 from tests.helpers import CheapEmbedder
 emb = CheapEmbedder()
 t0 = time.perf_counter()

@@ -12,10 +12,10 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from rag import manage, store
-from rag.cli import _parser
+from rag.cli.commands import _parser
 from rag.errors import ConfigError, IndexCorruptError
-from rag.store import load
+from rag.indexing import commit, manage
+from rag.indexing.store import load
 from ui import app, asking, handlers, render
 
 from .helpers import copy_index
@@ -115,7 +115,7 @@ class _Payload:
 def _rehash(idx: Path) -> None:
     """Make the manifest vouch for the files as they are now (an attacker could do the same)."""
     manifest = json.loads((idx / "manifest.json").read_text("utf-8"))
-    manifest["files"] = store._file_hashes(idx / manifest["data_dir"])
+    manifest["files"] = commit._file_hashes(idx / manifest["data_dir"])
     (idx / "manifest.json").write_text(json.dumps(manifest), "utf-8")
 
 

@@ -1,5 +1,5 @@
-from rag.documents import make_document, read_file
-from rag.sentences import count_tokens, split_sentences, split_to_fit
+from rag.ingestion.documents import make_document, read_file
+from rag.ingestion.sentences import count_tokens, split_sentences, split_to_fit
 
 from .conftest import ARTICLE
 

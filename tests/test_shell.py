@@ -13,12 +13,12 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from rag.answer import answer
+from rag.answering.answer import answer
 from rag.cli import main
-from rag.embedding import SentenceTransformerEmbedder
-from rag.evaluate import evaluate
-from rag.retrieve import open_index
-from rag.store import load
+from rag.cli.evaluate import evaluate
+from rag.indexing.embedding import SentenceTransformerEmbedder
+from rag.indexing.search_index import open_index
+from rag.indexing.store import load
 
 from .conftest import ARTICLE, EVAL, ROOT
 from .helpers import QUESTION, copy_index
@@ -98,7 +98,7 @@ def test_chat_follow_ups_new_abstention_errors_and_ctrl_d(article_index: Path, t
 
 
 def test_chat_answers_are_wrapped_at_word_boundaries_to_the_terminal(article_index: Path) -> None:
-    from rag.chat import format_answer
+    from rag.cli.chat import format_answer
 
     result = answer("Did Kim Jong Un visit Russia?", index_dir=article_index)
     plain, wrapped = format_answer(result), format_answer(result, width=60)

@@ -11,14 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import build_index, store
-from rag.answer import answer
+from rag import build_index
+from rag.answering.answer import answer
+from rag.answering.retrieve import retrieve
+from rag.cli.evaluate import evaluate
 from rag.errors import ConfigError, IndexCorruptError, StoreError
-from rag.evaluate import evaluate
-from rag.manage import add_sources, remove_document
-from rag.retrieve import open_index, retrieve
-from rag.stores import StoreSpec, parse_store
-from rag.stores.embedded import EmbeddedBackend
+from rag.indexing import store
+from rag.indexing.manage import add_sources, remove_document
+from rag.indexing.search_index import open_index
+from rag.indexing.stores import StoreSpec, parse_store
+from rag.indexing.stores.embedded import EmbeddedBackend
 
 from .conftest import ARTICLE, EVAL, FakeEmbedder
 from .helpers import QUESTION, assert_one_line_error, run_cli
@@ -236,7 +238,7 @@ class PlainBackend(EmbeddedBackend):
 
 
 def test_a_new_store_is_one_class_and_one_registry_line(tmp_path: Path, corpus: Path, fake_embedder, monkeypatch) -> None:
-    from rag import stores
+    from rag.indexing import stores
 
     monkeypatch.setitem(stores.STORES, "plain", "tests.test_stores:PlainBackend")
     idx = tmp_path / "index"

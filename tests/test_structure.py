@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from rag import build_index
-from rag.answer import answer
-from rag.documents import make_document, read_file
-from rag.metadata import normalise_date, read_header
+from rag.answering.answer import answer
+from rag.answering.retrieve import make_hit
+from rag.indexing.store import _document, load
+from rag.ingestion.documents import make_document, read_file
+from rag.ingestion.metadata import normalise_date, read_header
+from rag.ingestion.sentences import split_sentences
+from rag.ingestion.structure import heading_title, section_at
 from rag.records import Document
-from rag.retrieve import make_hit
-from rag.sentences import split_sentences
-from rag.store import _document, load
-from rag.structure import heading_title, section_at
 
 from .conftest import ROOT, FakeEmbedder
 
@@ -341,7 +341,7 @@ def test_answers_cite_sentences_never_headings_or_list_markers(tmp_path: Path, s
     """Each answer cites its sentence, and no citation or evidence is a heading, front matter or list marker.
 
     Measured: the expected sentence is cited first for all 10 questions with the answer model
-    (:mod:`rag.triggering`; 7 with the earlier score mix, 2 before headings, front matter and
+    (:mod:`rag.answering.triggering`; 7 with the earlier score mix, 2 before headings, front matter and
     markers were left out).
     """
     idx = tmp_path / "idx"

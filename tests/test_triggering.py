@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import rag.cues
-from rag import triggering
-from rag.answer import answer, candidates
-from rag.cues import question_type, sentence_cues, type_match
+import rag.answering.cues
+from rag.answering import triggering
+from rag.answering.answer import answer, candidates
+from rag.answering.cues import question_type, sentence_cues, type_match
+from rag.answering.query import parse_query
 from rag.errors import ModelError
-from rag.query import parse_query
-from rag.retrieve import open_index
+from rag.indexing.search_index import open_index
 from rag.settings import AnswerOptions
 
 DOCS = {
@@ -38,7 +38,7 @@ def tiny_index(tmp_path: Path, fake_embedder) -> Path:
 
 
 def test_cue_doctests_hold() -> None:
-    assert doctest.testmod(rag.cues).failed == 0
+    assert doctest.testmod(rag.answering.cues).failed == 0
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import answer
-from rag.documents import make_document
+from rag.answering.answer import answer
 from rag.errors import ConfigError
+from rag.ingestion.documents import make_document
 from rag.records import Answer, Citation, Document
 from ui import asking, conversation, handlers, render
 from ui.app import build_app, is_loopback, launch_auth

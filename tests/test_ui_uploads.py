@@ -20,7 +20,7 @@ import gradio as gr
 import httpx
 import pytest
 
-from rag import store
+from rag.indexing import commit
 from ui import app, handlers
 
 from .ui_server import client_for, file_data, fn_index, free_port, run_event, serving
@@ -196,7 +196,7 @@ def test_an_upload_says_when_it_waits_for_another_change(index: Path, gradio_dir
             [str(upload)],
         )
     waiting = '<div class="index-note index-waiting">Waiting for another change to the index to finish: your upload starts right after it.</div>'
-    with store.build_lock(index):  # `rag build` in a shell, say
+    with commit.build_lock(index):  # `rag build` in a shell, say
         assert handlers.index_busy(index)
         assert handlers.upload_received([str(upload)], index, app.MAX_UPLOAD_TOTAL)[1:] == (waiting, [str(upload)])
     assert not handlers.index_busy(index)
@@ -204,7 +204,7 @@ def test_an_upload_says_when_it_waits_for_another_change(index: Path, gradio_dir
         assert handlers.upload_received([str(upload)], index, app.MAX_UPLOAD_TOTAL)[1] == waiting
     assert not handlers.index_busy(index)
     steps: list[str] = []
-    with store.build_lock(index):  # the upload itself, while another process builds: the bar says why it waits
+    with commit.build_lock(index):  # the upload itself, while another process builds: the bar says why it waits
         worker = threading.Thread(target=handlers.upload, args=([str(upload)], index, lambda f, desc: steps.append(desc)))
         worker.start()
         deadline = time.monotonic() + 60

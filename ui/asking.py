@@ -1,7 +1,7 @@
 """Event handlers of the Chat tab: asking (show the question, then answer it), the sources
 panel, and the conversation kept in the browser (restored on load, cleared on request).
 
-Questions go to :func:`rag.answer.answer`; a :class:`rag.errors.RagError` becomes a one-line
+Questions go to :func:`rag.answering.answer.answer`; a :class:`rag.errors.RagError` becomes a one-line
 notice and an error message in the chat (:func:`ui.handlers.warn`).
 """
 
@@ -28,7 +28,7 @@ def queue_question(question: str | None, chat: list[dict[str, Any]] | None) -> t
     that is what is shown, kept and answered, never the raw text. For a blank question the box
     and chat are left alone, a notice is shown and nothing is pending.
     """
-    from rag.query import bounded
+    from rag.answering.query import bounded
     from rag.settings import AnswerOptions
 
     chat = list(chat or [])
@@ -54,7 +54,7 @@ def respond(
     """
     if not pending:
         return gr.skip(), gr.skip(), gr.skip()
-    from rag.answer import answer
+    from rag.answering.answer import answer
 
     _step(progress, None, "Searching your documents…")
     chat = list(chat or [])

@@ -1,7 +1,7 @@
 """Event handlers of the UI (the Chat tab's are in :mod:`ui.asking`): thin calls into ``rag``
 plus turning results into component values.
 
-No retrieval logic lives here: questions go to :func:`rag.answer.answer`, documents to
+No retrieval logic lives here: questions go to :func:`rag.answering.answer.answer`, documents to
 :mod:`rag.manage`. A :class:`rag.errors.RagError` becomes a one-line notice (a Gradio warning
 toast, and in the chat an error message), never a stack trace.
 """
@@ -59,14 +59,14 @@ def documents_by_id(index_dir: str | Path, ids: Iterable[str]) -> dict[str, Docu
 
     A document removed since the answer was made is simply absent.
     """
-    from rag.retrieve import open_index
+    from rag.indexing.search_index import open_index
 
     return open_index(index_dir).documents_by_id(ids)
 
 
 def document_rows(index_dir: str | Path) -> list[dict[str, Any]]:
     """``rag.manage.list_documents``, cached per index version (listing loads the whole index)."""
-    from rag import manage, store
+    from rag.indexing import manage, store
 
     key = str(Path(index_dir).resolve())
     version = str(store.read_manifest(index_dir).get("data_dir", ""))
@@ -84,7 +84,7 @@ def documents_view(index_dir: str | Path, note: str = "") -> tuple[str, str, Any
     With no (readable) index the status explains why, and the table and dropdown are empty;
     ``note`` (say, why an upload was refused) is shown under the status line.
     """
-    from rag import manage
+    from rag.indexing import manage
 
     try:
         status = manage.index_status(index_dir)
@@ -119,7 +119,7 @@ def _choice_label(row: dict[str, Any]) -> str:
 
 def _shared_embedder(index_dir: str | Path) -> Any:
     """The model already loaded for answering, so a rebuild does not load a second copy."""
-    from rag.retrieve import open_index
+    from rag.indexing.search_index import open_index
 
     try:
         return open_index(index_dir).embedder
@@ -200,8 +200,8 @@ def upload(
 
 def _screen(paths: list[str], max_total_bytes: int | None) -> tuple[list[str], list[str]]:
     """The paths of a batch to index, and a notice (shown at once) for each refused file."""
-    from rag import manage
     from rag.errors import DocumentError
+    from rag.indexing import manage
 
     refusal = _too_large(paths, max_total_bytes)
     if refusal:
@@ -211,7 +211,7 @@ def _screen(paths: list[str], max_total_bytes: int | None) -> tuple[list[str], l
 
 
 def _add(paths: list[str], index_dir: str | Path, progress: Any) -> Any:
-    from rag import manage
+    from rag.indexing import manage
 
     _step(progress, 0.0, f"Reading and indexing {', '.join(Path(p).name for p in paths)}…")
     report = manage.add_documents(paths, index_dir, **_build_options(index_dir, progress))
@@ -295,7 +295,7 @@ def index_busy(index_dir: str | Path) -> bool:
 
 
 def _locked(index_dir: str | Path) -> bool:
-    """True while a build holds ``index_dir``'s lock (``rag.store.build_lock``'s file)."""
+    """True while a build holds ``index_dir``'s lock (``rag.indexing.commit.build_lock``'s file)."""
     try:
         fd = os.open(Path(index_dir) / ".lock", os.O_RDONLY)
     except OSError:
@@ -322,7 +322,7 @@ def upload_summary(names: str, report: Any) -> str:
 def remove(doc_id: str | None, index_dir: str | Path, progress: Any = None) -> tuple[Any, Any, Any]:
     """Remove the chosen document and rebuild; returns :func:`documents_view`. No document
     (the confirm dialog was cancelled) changes nothing and says nothing."""
-    from rag import manage
+    from rag.indexing import manage
 
     if not doc_id:  # the confirm dialog was cancelled (Remove is disabled until one is chosen)
         return gr.skip(), gr.skip(), gr.skip()
@@ -367,7 +367,7 @@ def _step(progress: Any, fraction: float | None, desc: str) -> None:
 
 def warm_up(index_dir: str | Path) -> None:
     """Load the index and the model ahead of the first question (errors are only logged)."""
-    from rag.retrieve import open_index
+    from rag.indexing.search_index import open_index
 
     try:
         open_index(index_dir).embedder.embed(["warm-up"])
