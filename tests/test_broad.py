@@ -112,3 +112,42 @@ def test_overview_of_a_topic_cites_only_sentences_on_it(article_index) -> None:
 def test_overview_of_a_topic_the_documents_lack_abstains(article_index) -> None:
     a = answer("Tell me about the Eiffel Tower", index_dir=article_index)
     assert a.abstained and a.citations == []
+
+
+JUDGE = ARTICLE.parent.parent / "tests" / "data" / "judge"  # ARTICLE is ROOT/data/...
+
+
+@pytest.fixture(scope="module")
+def titled_index(tmp_path_factory: pytest.TempPathFactory, real_embedder):
+    from rag import build_index
+
+    index_dir = tmp_path_factory.mktemp("titled") / "index"
+    build_index([JUDGE, ARTICLE], index_dir, embedder=real_embedder, progress=False)
+    return index_dir
+
+
+@pytest.mark.parametrize(
+    ("question", "title"),
+    [
+        ("Summarize the team meeting notes", "Team meeting notes"),
+        ("Summarize the meeting notes", "Team meeting notes"),
+        ("Summarize the almanac", "Almanac"),
+        ("Give me an overview of the almanac", "Almanac"),
+        ("Tell me about Mount Kelda", "Mount Kelda"),
+    ],
+)
+def test_a_broad_question_that_names_a_title_summarises_that_document(titled_index, question: str, title: str) -> None:
+    a = answer(question, index_dir=titled_index)
+    assert not a.abstained
+    assert len(a.citations) >= 2
+    assert {c.title for c in a.citations} == {title}
+
+
+def test_only_a_topic_that_is_most_of_a_title_names_it(titled_index) -> None:
+    from rag.indexing.search_index import open_index
+
+    loaded = open_index(titled_index)
+    titles = [d.title for d in loaded.documents()]
+    assert titles[rag.answering.broad.titled(loaded, "the team's meeting notes")] == "Team meeting notes"
+    assert rag.answering.broad.titled(loaded, "South Korea") is None  # 2 of the article title's 9 terms
+    assert rag.answering.broad.titled(loaded, "the notes of the almanac") is None  # in no single title

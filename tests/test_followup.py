@@ -101,3 +101,53 @@ def test_the_previous_answer_is_not_cited_again(conversation_index: Path) -> Non
     # Still the best evidence: asked again, the same sentence is cited again.
     again = answer("When did it open?", index_dir=conversation_index, history=[("When did the Heron Bridge open?", first)])
     assert again.citations[0].text == OPENED
+
+
+# --- complete questions stay as asked (people's own documents: tests/data/judge) ---------------
+
+JUDGE = ROOT / "tests" / "data" / "judge"
+ORDER_QUESTION = "What did Kim Jong Un order his military to do?"
+
+
+@pytest.fixture(scope="module")
+def own_documents_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Path:
+    from rag import build_index
+
+    index_dir = tmp_path_factory.mktemp("own") / "index"
+    build_index([JUDGE, CONVERSATION, ARTICLE], index_dir, embedder=real_embedder, progress=False)
+    return index_dir
+
+
+@pytest.mark.parametrize(
+    "history",
+    [["When did Mount Kelda last erupt?"], ["Who will lead the payment integration?"]],
+)
+def test_a_question_that_names_its_own_subject_is_never_rewritten(own_documents_index: Path, history) -> None:
+    alone = answer(ORDER_QUESTION, index_dir=own_documents_index)
+    a = answer(ORDER_QUESTION, index_dir=own_documents_index, history=history)
+    assert a.query == ORDER_QUESTION
+    assert not a.abstained
+    assert [c.text for c in a.citations] == [c.text for c in alone.citations]
+    assert "annihilate" in a.citations[0].text
+
+
+def test_a_possessive_is_never_glued_onto_a_verb() -> None:
+    assert phrases("Who will lead the payment integration?") == ("the payment integration", ())
+    assert resolve("When is it due?", ["Who will lead the payment integration?"]).text == "When is the payment integration due?"
+    assert "lead" not in resolve("What is its deadline?", ["Who will lead the payment integration?"]).text
+
+
+def test_a_person_pronoun_stands_for_a_person_never_a_thing() -> None:
+    designed = ("Who designed the Heron Bridge?", f"{DESIGNER} [1]")
+    assert resolve("What did she design?", [designed]).text == "What did Ingrid Solberg design?"
+    # No person in sight: the question is searched as asked, not as "What did the Heron Bridge design?".
+    assert resolve("What did she design?", ["When did the Heron Bridge open?", "Who designed it?"]).text == "What did she design?"
+    assert resolve("Who did he meet there?", ["Did Kim Jong Un visit Russia?"]).text == "Who did Kim Jong Un meet in Russia?"
+
+
+def test_she_after_the_designer_cites_what_she_designed(own_documents_index: Path) -> None:
+    first = answer("Who designed the Heron Bridge?", index_dir=own_documents_index)
+    assert first.citations[0].text == DESIGNER
+    a = answer("What did she design?", index_dir=own_documents_index, history=[("Who designed the Heron Bridge?", first)])
+    assert a.query == "What did Ingrid Solberg design?"
+    assert a.evidence[0].text == DESIGNER  # "who also drew the harbour footbridge in Tarnby": still the best evidence

@@ -183,8 +183,12 @@ def overview(
     loaded: SearchIndex, question: str, query: Query, found: Searched, topic: str, opts: AnswerOptions
 ) -> dict[str, Any]:
     """A broad question's answer: the most central sentences of the best document(s) for ``query``,
-    on the ``topic`` if it names one (no topic, one document: that document)."""
-    if len(loaded.documents()) == 1 and not topic:
+    on the ``topic`` if it names one (no topic, one document: that document; a topic that names a
+    document's title: that document as a whole)."""
+    named = broad.titled(loaded, topic) if topic else None
+    if named is not None:  # "Summarize the meeting notes": that document as a whole
+        rows, topic = [named], ""
+    elif len(loaded.documents()) == 1 and not topic:
         rows = [0]
     else:
         rows = broad.documents(loaded, found.ids[: opts.k], found.scores[: opts.k])

@@ -113,6 +113,29 @@ TOPIC_SIMILARITY = 0.5
 """...or, when no sentence holds them, when its similarity to the topic is at least this."""
 
 
+TITLE_SHARE = 0.5
+"""A topic names a document when all its terms are in the document's title and they make up at
+least this share of the title's terms ("the meeting notes" for "Team meeting notes")."""
+_titles: dict[tuple[int, str], list[frozenset[str]]] = {}
+
+
+def titled(loaded: Any, topic: str) -> int | None:
+    """The row of the one document whose title the ``topic`` names ("Summarize the almanac" for a
+    document titled "Almanac"), or None when no title (or more than one equally) matches."""
+    from rag.indexing.lexical import terms
+
+    wanted = frozenset(terms(topic))
+    key = (id(loaded), str(getattr(loaded, "version", "")))
+    if key not in _titles:
+        _titles.clear()  # one opened index at a time: a rebuilt one has another version
+        _titles[key] = [frozenset(terms(d.title)) for d in loaded.documents()]
+    shares = [len(wanted) / len(title) if wanted and wanted <= title else 0.0 for title in _titles[key]]
+    best = max(shares, default=0.0)
+    if best < TITLE_SHARE or shares.count(best) > 1:
+        return None
+    return shares.index(best)
+
+
 def documents(loaded: Any, chunk_ids: np.ndarray, chunk_scores: np.ndarray, most: int = 2) -> list[int]:
     """The best document rows of a chunk ranking (a second one only when it scores close to the first)."""
     rows: list[int] = []

@@ -50,6 +50,11 @@ class Turn:
 
 _PRONOUN = re.compile(r"\b(it|he|she|they|him|her|them|its|his|their|theirs)\b", re.IGNORECASE)
 _POSSESSIVE = frozenset({"its", "his", "her", "their", "theirs"})
+_PERSONAL = frozenset({"he", "she", "him", "her", "his", "hers"})
+"""Pronouns that stand for a person: never resolved to a thing ("the Heron Bridge")."""
+_DETERMINER = re.compile(r"^(?:the|a|an|this|that|these|those)\b", re.IGNORECASE)
+_NAME_RUN = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'-]+(?:\s+(?:of\s+|de\s+|van\s+|von\s+)?[A-Z][\w’'-]+)+")
+"""Two or more capitalised words, not at the start of a sentence: a name ("Ingrid Solberg")."""
 _THERE = re.compile(r"\bthere\b(?=\s*[?.!]?\s*$)", re.IGNORECASE)
 _ELLIPSIS = re.compile(r"^\W*(?:and|but|so)?\W*(?:what|how)\s+about\b|^\W*(?:and|but|so)\b", re.IGNORECASE)
 
@@ -72,7 +77,7 @@ def resolve(question: str, history: Sequence[Any] | None, max_chars: int = Answe
     'What has North Korea declared itself to be?'
     """
     turns = recent_turns(history, max_chars)  # validated and bounded: ConfigError for a malformed history
-    if not turns or not is_follow_up(question):
+    if not turns or not is_follow_up(question) or names_own_subject(question):
         return Turn(question, question)
     previous = ""  # earlier follow-ups are resolved in turn: "it" may already stand for the same thing
     for asked, _ in turns:
@@ -91,11 +96,31 @@ def _standalone(question: str) -> str:
     return rest[:1].upper() + rest[1:] if rest != question else question
 
 
+def names_own_subject(question: str) -> bool:
+    """True when the question names what its pronouns refer to before them ("What did Kim Jong Un
+    order his military to do?"): it stands alone, whatever was asked before.
+
+    >>> [names_own_subject(q) for q in ("What did Kim Jong Un order his military to do?", "Who designed it?")]
+    [True, False]
+    """
+    pronoun = _PRONOUN.search(question)
+    subject, _ = phrases(question)
+    if not pronoun or not subject or _PRONOUN.search(subject):
+        return False
+    return question.find(subject) < pronoun.start()
+
+
 def _resolve_one(question: str, previous: str, answer_text: str = "") -> Turn:
     subject, others = phrases(previous)
     if not subject and not others:
         return Turn(previous + " " + question, question, (), answer_text)
     asked = _standalone(question)
+    pronoun = _PRONOUN.search(asked)
+    if pronoun and pronoun.group(1).lower() in _PERSONAL:
+        person = _person(subject, others, answer_text)
+        if not person:  # no person to stand for: searching "the bridge" for "she" would change the question
+            return Turn(asked, question, (), answer_text)
+        subject = person
     text = _substitute(asked, subject or others[0], others)
     used = tuple(p for p in (subject, *others) if p and p in text and p not in asked)
     missing = [p for p in (subject, *others) if p and p not in text]
@@ -103,6 +128,15 @@ def _resolve_one(question: str, previous: str, answer_text: str = "") -> Turn:
         text = f"{asked.rstrip(' ?.!')} ({', '.join(missing)})?"
         used = tuple(missing)
     return Turn(text, question, used, answer_text)
+
+
+def _person(subject: str, others: Sequence[str], answer_text: str) -> str:
+    """Who "he" or "she" stands for: a name in the previous answer (the person it gave), else the
+    previous question's subject or another name in it when that is a name, not a thing."""
+    for name in _NAME_RUN.findall(answer_text):
+        if name not in (subject, *others):
+            return name
+    return next((p for p in (subject, *others) if p[:1].isupper() and not _DETERMINER.match(p)), "")
 
 
 def is_follow_up(question: str) -> bool:
@@ -136,6 +170,7 @@ _WORDS = re.compile(r"[\w’'-]+")
 _WH = _wordset("what which who whom whose when where why how")
 _WH_MODIFIERS = _wordset("much many long old far often big large")
 _DO = _wordset("do does did will would can could should shall may might must")
+_MODAL = _wordset("will would can could should shall may might must")
 _BE = _wordset("is are was were has have had")
 _IMPERATIVE = _wordset("tell show give list describe explain summarize summarise name find and but so please")
 _BOUNDARY = _wordset(
@@ -195,6 +230,9 @@ def _skip_question_words(words: list[str]) -> tuple[int, str]:
             after = words[i + 1] if i + 1 < len(words) else ""
             return (i + 1 if not after or after[:1].isupper() or after.lower() in _FUNCTION else i + 2), ""
     if i < len(lower) and lower[i] in _DO | _BE:
+        verb = i + 1 < len(words) and lower[i] in _MODAL and words[i + 1][:1].islower() and lower[i + 1] not in _FUNCTION
+        if verb and lower[0] in _WH:  # "Who will lead the payment integration?": the verb, then what it is about
+            return i + 2, ""
         return i + 1, "do" if lower[i] in _DO else "be"
     return i, ""
 
