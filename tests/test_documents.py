@@ -89,7 +89,7 @@ def test_json_and_jsonl_records(tmp_path: Path):
     ("name", "content", "message"),
     [
         ("bin.txt", b"\x00\x01\x02binary", "binary"),
-        ("latin.txt", "caf\xe9".encode("latin-1"), "not valid UTF-8"),
+        ("broken-utf16.txt", b"\xff\xfeO\x00w", "not valid UTF-16"),  # Latin-1 and the like are decoded (test_file_types)
         ("empty.txt", b"   \n", "empty"),
         ("only-header.txt", b"date 2024-01-01 ", "empty"),
         ("image.png", b"\x89PNG", "unsupported file type"),

@@ -102,7 +102,7 @@ def test_huge_question_is_answered_truncated_with_a_notice(index, capsys) -> Non
 BAD_FILES = [
     ("binary.txt", b"\x7fELF\x02\x01\x01\x00\x00\x00binary", "binary"),
     ("late-nul.txt", b"Plain text for a while. " * 1000 + b"\x00", "binary"),
-    ("latin1.txt", "Caf\xe9 au lait.".encode("latin-1"), "not valid UTF-8"),
+    ("broken-utf16.txt", b"\xff\xfeC\x00a\x00f", "not valid UTF-16"),
     ("empty.txt", b"", "empty"),
     ("blank.md", b" \n\t\n", "empty"),
     ("header-only.txt", b"date 2024-01-01 \n", "empty"),

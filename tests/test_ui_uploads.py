@@ -224,7 +224,7 @@ def test_a_refused_upload_is_noted_under_the_status(index: Path, tmp_path: Path)
     bad.write_bytes(b"MZ")
     with pytest.warns(UserWarning, match="unsupported upload") as caught:
         box, status, rows, _ = handlers.upload([str(bad)], index, max_total_bytes=app.MAX_UPLOAD_TOTAL)
-    note = "Not indexed. &#x27;notes.exe&#x27;: unsupported upload; use .htm, .html, .json, .jsonl, .markdown, .md, .pdf, .txt"
+    note = "Not indexed. &#x27;notes.exe&#x27;: unsupported upload; use .csv, .docx, .htm, .html, .json, .jsonl, .markdown, .md, .pdf, .rst, .tsv, .txt, .xlsx"
     assert str(caught[0].message) == note.removeprefix("Not indexed. ")  # the toast says the same
     assert f'<div class="index-note index-refused">{note}.</div>' in status
     assert box is None and rows.count('<th scope="row"') == 1 and "<b>1</b> document" in status

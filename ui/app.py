@@ -27,6 +27,7 @@ import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 from rag.errors import ConfigError  # noqa: E402
+from rag.ingestion.documents import SUPPORTED  # noqa: E402
 
 from . import asking, conversation, handlers, render, security  # noqa: E402
 from .login import MIN_PASSWORD_CHARS, Credentials, LoginThrottle  # noqa: E402
@@ -49,7 +50,8 @@ model is CPU-bound, so more parallel answers would only contend for the same cor
 INDEX_WRITES = "index-writes"
 """Concurrency group of upload and removal: one rebuild at a time, queued in order, so builds
 never overlap (rag also locks the folder, but a queue shows the user a position instead of a hang)."""
-FILE_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".json", ".jsonl"]
+FILE_TYPES = sorted(SUPPORTED)
+"""What the upload accepts: every type rag reads (:data:`rag.ingestion.documents.SUPPORTED`)."""
 EXAMPLES = [
     "What did Kim Jong Un order his military to do?",
     "Who did Kim Jong Un meet in Russia?",
@@ -175,7 +177,7 @@ def _documents_tab(index: str) -> tuple[gr.HTML, gr.HTML, gr.Dropdown]:
     with gr.Row(equal_height=False):
         with gr.Column():
             files = gr.File(
-                label="Add documents: .txt .md .html .pdf .json .jsonl, up to 50 MB each (indexed right after upload)",
+                label="Add documents: .txt .md .rst .html .pdf .docx .csv .tsv .xlsx .json .jsonl, up to 50 MB each (indexed right after upload)",
                 file_count="multiple",
                 file_types=FILE_TYPES,
                 elem_id="upload",

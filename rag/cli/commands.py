@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
         "An index that remembers other paths is left alone: use `rag add`, or --replace to make PATHS its only paths "
         "(uploads stay).",
     )
-    build.add_argument("paths", nargs="*", help="files or folders (.txt .md .html .pdf .json .jsonl)")
+    build.add_argument("paths", nargs="*", help="files or folders (.txt .md .rst .html .pdf .docx .csv .tsv .xlsx .json .jsonl)")
     build.add_argument(
         "--replace", action="store_true", help="make PATHS the only remembered paths (documents elsewhere are dropped)"
     )

@@ -1,7 +1,9 @@
 """Files in, :class:`Document` records out.
 
-Supported: ``.txt``, ``.md``, ``.html``/``.htm`` (main text via trafilatura), ``.pdf`` (pypdf),
-``.json``/``.jsonl`` (one document per record). Folders are walked recursively.
+Supported: ``.txt``, ``.md``, ``.rst``, ``.html``/``.htm`` (main text via trafilatura), ``.pdf`` (pypdf),
+``.docx`` (python-docx, :mod:`rag.ingestion.word`), ``.csv``/``.tsv``/``.xlsx`` (one row a block of text,
+:mod:`rag.ingestion.tables`), ``.json``/``.jsonl`` (one document per record). Text that is not UTF-8 is
+decoded as :mod:`rag.ingestion.encoding` finds it. Folders are walked recursively.
 A leading ``date YYYY-MM-DD`` line becomes ``Document.date`` and is excluded from the body, as
 are YAML front matter and ``Title:``/``Date:`` header lines (:mod:`rag.ingestion.metadata`). Headings and
 list markers are recorded on the Document so that they are never cited (:mod:`rag.ingestion.structure`).
@@ -18,15 +20,21 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import DocumentError
-from rag.ingestion import structure
+from rag.ingestion import encoding, structure
+from rag.ingestion.archive import check_archive
 from rag.ingestion.html import HtmlDocument, html_document
 from rag.ingestion.metadata import pdf_metadata, read_header
+from rag.ingestion.tables import csv_table, xlsx_table
+from rag.ingestion.word import word_document
 from rag.records import Document
 
-TEXT_TYPES = {".txt", ".md", ".markdown"}
+TEXT_TYPES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".rst": "rst"}
+"""Plain-text types and the markup their structure is read as (:data:`rag.ingestion.structure.MARKUPS`)."""
 HTML_TYPES = {".html", ".htm"}
 RECORD_TYPES = {".json", ".jsonl"}
-SUPPORTED = TEXT_TYPES | HTML_TYPES | RECORD_TYPES | {".pdf"}
+CSV_TYPES = {".csv", ".tsv"}
+OFFICE_TYPES = {".docx": ("Word document", "word/document.xml"), ".xlsx": ("Excel workbook", "xl/workbook.xml")}
+SUPPORTED = set(TEXT_TYPES) | HTML_TYPES | RECORD_TYPES | CSV_TYPES | set(OFFICE_TYPES) | {".pdf"}
 
 _DATE_HEADER = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\s+", re.IGNORECASE)
 _TEXT_FIELDS = ("body", "text", "content")
@@ -154,7 +162,7 @@ def load_documents(paths: Iterable[str | Path]) -> tuple[list[Document], list[st
 
 
 def read_file(path: Path) -> list[Document]:
-    """All documents in one file (one for text/HTML/PDF, one per usable record for JSON).
+    """All documents in one file (one per usable record for JSON, else one).
 
     Raises DocumentError when the file yields no document; see :func:`read_file_report` for
     the records of a JSON file that were left out.
@@ -174,6 +182,8 @@ def read_file_report(path: Path) -> tuple[list[Document], list[str]]:
         body = _pdf_text(path)
         title, date = pdf_metadata(path)
         return [make_document(key, body, title, markup="pdf", date=date, source=key)], []
+    if suffix in OFFICE_TYPES:
+        return [_office_document(path, suffix)], []
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -184,17 +194,32 @@ def read_file_report(path: Path) -> tuple[list[Document], list[str]]:
         return [make_document(key, page.text, page.title, layout=page.layout, date=page.date, source=key)], []
     if suffix in RECORD_TYPES:
         return read_records(path, text)
-    return [make_document(key, text, markup="text" if suffix == ".txt" else "markdown", source=key)], []
+    if suffix in CSV_TYPES:
+        table = csv_table(text, path)
+        return [make_document(key, table.text, _title_from_key(key), layout=table.layout, source=key)], []
+    return [make_document(key, text, markup=TEXT_TYPES[suffix], source=key)], []
 
 
 def decode(data: bytes, path: Path | str) -> str:
-    """UTF-8 text of a file; binary (any NUL byte) or non-UTF-8 content raises DocumentError."""
-    if b"\x00" in data:
-        raise DocumentError(f"{path}: looks like a binary file, not text")
+    """The text of a file's bytes (UTF-8, else the encoding a byte-order mark or charset-normalizer
+    gives, see :func:`rag.ingestion.encoding.decode`); binary content raises DocumentError."""
+    return encoding.decode(data, path)
+
+
+def _office_document(path: Path, suffix: str) -> Document:
+    """The one document of a .docx or .xlsx file. Its parser's failures on a damaged file (any
+    exception: lxml, zipfile, KeyError...) make the file unreadable, never the build."""
+    kind, part = OFFICE_TYPES[suffix]
+    check_archive(path, part, kind)
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DocumentError(f"{path}: not valid UTF-8 text (byte {err.start})") from None
+        found = word_document(path) if suffix == ".docx" else xlsx_table(path)
+    except DocumentError:
+        raise
+    except Exception as err:  # only the parser runs in this block
+        raise DocumentError(f"{path}: unreadable {kind} ({_problem(err)})") from None
+    date = getattr(found, "date", "")
+    key = str(path)
+    return make_document(key, found.text, found.title or _title_from_key(key), layout=found.layout, date=date, source=key)
 
 
 def html_page(html: str, path: Path | str = "page") -> HtmlDocument:

@@ -1,4 +1,5 @@
-"""A document's own title and date: YAML front matter, ``Title:``/``Date:`` header lines, PDF metadata.
+"""A document's own title and date: YAML front matter, ``Title:``/``Date:`` header lines, PDF metadata
+(and the title test for Word and Excel properties).
 
 Dates are normalised to ``YYYY-MM-DD`` (:func:`normalise_date`); a value that is not a full
 date is ignored rather than guessed. Metadata is optional: a malformed block is read as text
@@ -158,7 +159,17 @@ def pdf_metadata(path: Path) -> tuple[str, str]:
         title, created = info.title, info.creation_date_raw
     except Exception:  # metadata is optional: a damaged info dictionary must not cost the document its text
         return "", ""
-    title = _scalar(title) if isinstance(title, str) else ""
-    if re.search(r"\.(docx?|odt|pdf|rtf|tex|pptx?)$", title, re.IGNORECASE) or title.lower() in ("untitled", "title"):
-        title = ""  # a file name or a placeholder left by the authoring tool, not a title
-    return title, normalise_date(str(created) if created is not None else "")
+    return plausible_title(title), normalise_date(str(created) if created is not None else "")
+
+
+def plausible_title(title: Any) -> str:
+    """A title from a file's metadata (PDF ``/Title``, Word core properties), "" when it is none:
+    not text, a file name or a placeholder left by the authoring tool.
+
+    >>> plausible_title(" Annual  report "), plausible_title("report.docx"), plausible_title("Untitled")
+    ('Annual report', '', '')
+    """
+    text = _scalar(title) if isinstance(title, str) else ""
+    if re.search(r"\.(docx?|odt|pdf|rtf|tex|pptx?|xlsx?|csv)$", text, re.IGNORECASE) or text.lower() in ("untitled", "title"):
+        return ""
+    return text

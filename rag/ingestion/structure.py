@@ -18,6 +18,11 @@ How headings and list items are found depends on where the text came from (``mar
 - ``"pdf"`` (text from pypdf, pages joined by a blank line): title-like lines at the top of a
   page or paragraph, followed by a line of running text that starts a sentence; list items as
   for text. Headings in the middle of a page's text are not guessed (too easily a wrapped line).
+- ``"rst"`` (.rst): reStructuredText section titles, a line underlined (and optionally overlined)
+  by one punctuation character repeated (``=`` ``-`` ``~`` ``^`` ...), after a blank line; levels
+  in the order the styles first appear, as docutils numbers them. List items: ``-`` ``*`` ``+``
+  ``•`` bullets, ``#.`` and ``1.`` ``1)`` ``(1)`` numbers, at the start of a paragraph or after
+  another item (or its indented continuation). Directives and literal blocks stay text.
 - HTML pages get theirs from trafilatura's XML (``<head rend="h1">``, ``<list>/<item>``), see
   :func:`rag.ingestion.html.html_document`.
 """
@@ -33,7 +38,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rag.records import Document
 
-MARKUPS = ("markdown", "text", "pdf")
+MARKUPS = ("markdown", "text", "pdf", "rst")
 """The ``markup`` values :func:`layout` understands ("" means no structure: paragraphs only)."""
 
 Heading = tuple[int, int, int]
@@ -58,6 +63,8 @@ def layout(text: str, start: int, markup: str) -> Layout:
         return _markdown_layout(text, start)
     if markup in ("text", "pdf"):
         return _plain_layout(text, start, markup)
+    if markup == "rst":
+        return _rst_layout(text, start)
     return Layout()
 
 
@@ -229,18 +236,76 @@ def _trim(text: str, start: int, end: int) -> Span | None:
     return (start, end) if start < end else None
 
 
+# --- reStructuredText -----------------------------------------------------------------------
+
+_ADORNMENT = re.compile(r"([!-/:-@\[-`{-~])\1*")  # one ASCII punctuation character, repeated
+_RST_ITEM = re.compile(r"[ \t]*([-*+•‣⁃]|#[.)]|\d{1,3}[.)]|\(\d{1,3}\))[ \t]+\S")
+
+
+def adornment(line: str) -> bool:
+    """Whether a line is a reStructuredText adornment (or a setext underline): one punctuation
+    character repeated, nothing else.
+
+    >>> adornment("====="), adornment("~~~ "), adornment("=-=-"), adornment("Title")
+    (True, True, False, False)
+    """
+    return _ADORNMENT.fullmatch(line.strip()) is not None
+
+
+def _rst_layout(text: str, start: int) -> Layout:
+    lines = list(_lines(text, start))
+    styles: list[tuple[str, bool]] = []  # (character, overlined) in the order first seen: level = place + 1
+    headings: list[Heading] = []
+    markers: list[Span] = []
+    may_start = False  # an item may start here without a blank line: after a title, an item or its continuation
+    i = 0
+    while i < len(lines):
+        if found := _rst_title(text, lines, i):
+            size, style = found
+            styles += [style] if style not in styles else []
+            span = _trim(text, lines[i].start, lines[i + size - 1].end) or (lines[i].start, lines[i].end)
+            headings.append((*span, min(styles.index(style) + 1, 6)))
+            i, may_start = i + size, True
+            continue
+        line = lines[i]
+        item = _RST_ITEM.match(text, line.start, line.end) if may_start or line.paragraph_start else None
+        if item:
+            markers.append(item.span(1))
+        may_start = item is not None or (may_start and text[line.start] in " \t")
+        i += 1
+    return Layout(tuple(headings), tuple(markers))
+
+
+def _rst_title(text: str, lines: list[_Line], i: int) -> tuple[int, tuple[str, bool]] | None:
+    """``(lines, style)`` of the section title starting at line ``i`` (None if there is none):
+    a title line then its underline, or an overline, the title and an identical underline."""
+    rows = [text[line.start : line.end].rstrip() for line in lines[i : i + 3]]
+    joined = [not line.paragraph_start for line in lines[i + 1 : i + 3]]  # no blank line between
+    if not lines[i].paragraph_start or len(rows) < 2 or not joined[0]:
+        return None
+    title, under = rows[0], rows[1]
+    if adornment(title) and len(rows) == 3 and joined[1] and rows[2] == title and not adornment(under):
+        fits = len(under.strip()) <= len(title)  # an overlined title may be inset, never longer
+        return (3, (title[0], True)) if fits else None
+    if adornment(title) or not adornment(under) or title[0] in " \t":
+        return None
+    return (2, (under[0], False)) if len(under) >= min(len(title), 4) else None
+
+
 # --- Sections -------------------------------------------------------------------------------
 
 
 def heading_title(text: str) -> str:
     """The words of a heading span: without ``#`` marks, a setext underline or line breaks.
 
-    >>> heading_title("## Opening ##"), heading_title("The Heron\\nBridge\\n====")
-    ('Opening', 'The Heron Bridge')
+    >>> heading_title("## Opening ##"), heading_title("The Heron\\nBridge\\n===="), heading_title("~~~~~\\nFares\\n~~~~~")
+    ('Opening', 'The Heron Bridge', 'Fares')
     """
     lines = [line.strip() for line in text.strip().splitlines()]
-    if len(lines) > 1 and set(lines[-1]) <= set("=-"):
+    if len(lines) > 1 and adornment(lines[-1]):  # a setext or reStructuredText underline
         lines = lines[:-1]
+    if len(lines) > 1 and adornment(lines[0]):  # a reStructuredText overline
+        lines = lines[1:]
     words = " ".join(lines).lstrip("> \t")
     words = words.lstrip("#").strip()
     if words.endswith("#"):
