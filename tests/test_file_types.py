@@ -507,3 +507,44 @@ def test_a_damaged_office_file_is_a_document_error_naming_it(tmp_path: Path, fak
     assert str(err.value).startswith(f"{bad}: {message}") and "\n" not in str(err.value)
     docs, skipped = load_documents([folder])  # in a folder: skipped with the same reason
     assert [Path(d.key).name for d in docs] == ["good.txt"] and skipped == [str(err.value)]
+
+
+def test_a_sheet_that_claims_to_be_huge_is_read_as_the_cells_it_has(tmp_path: Path) -> None:
+    """A worksheet's ``<dimension>`` may say A1:XFD1048576 (16,384 columns, a million rows): rows are
+    read as wide as their cells, not padded to the size the file claims (400 rows of 16,384 cells
+    would pass MAX_TABLE_CELLS)."""
+    rows = [["Bridge", "Toll"], *([f"Bridge {n}", n] for n in range(400))]
+    good = make_xlsx(tmp_path / "good.xlsx", {"Sheet1": rows})
+    with zipfile.ZipFile(good) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml")
+    assert b'<dimension ref="A1:B401"/>' in sheet
+    claimed = tmp_path / "claimed.xlsx"
+    claimed.write_bytes(_replaced(good, "xl/worksheets/sheet1.xml", sheet.replace(b"A1:B401", b"A1:XFD1048576")))
+    (doc,) = read_file(claimed)
+    assert doc.text == "\n\n".join(f"Bridge: Bridge {n}; Toll: {n}" for n in range(400))
+
+
+def test_uploads_take_the_new_types(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    from rag.manage import add_documents
+
+    idx = tmp_path / "index"
+    (tmp_path / "owls.txt").write_text("Owls hunt at night.", "utf-8")
+    build_index([tmp_path / "owls.txt"], idx, embedder=fake_embedder, progress=False)
+    rst = tmp_path / "heron.rst"
+    rst.write_text(RST, "utf-8")
+    files = [
+        make_docx(tmp_path / "heron.docx"),
+        make_xlsx(tmp_path / "bridges.xlsx", WORKBOOK),
+        write_csv(tmp_path / "bridges.tsv", BRIDGES, "\t"),
+        rst,
+    ]
+    report = add_documents(files, idx, embedder=fake_embedder, progress=False)
+    assert (report.added, report.documents, report.skipped) == (4, 5, [])
+    titles = {Path(d.key).suffix: d.title for d in load(idx).docs}
+    assert titles == {
+        ".txt": "Owls",
+        ".docx": "Heron Bridge report",
+        ".xlsx": "Bridges",
+        ".tsv": "Bridges",
+        ".rst": "The Heron Bridge",
+    }

@@ -247,7 +247,7 @@ def test_unsupported_upload_is_a_notice(article_index: Path, tmp_path: Path) -> 
     with pytest.warns(UserWarning, match="unsupported upload"):
         box, status, table, _ = handlers.upload([str(bad)], index)
     assert box is None and len(_titles(table)) == 1
-    assert "Not indexed. &#x27;notes.exe&#x27;: unsupported upload; use .htm" in status
+    assert "Not indexed. &#x27;notes.exe&#x27;: unsupported upload; use .csv, .docx, .htm" in status
 
 
 # --- app and launch rules --------------------------------------------------------------------
