@@ -145,7 +145,7 @@ def with_extra(part: tt.Collected, sim: np.ndarray) -> tt.Collected:
 def cross_validated(collected: list[tt.Collected], names: Sequence[str], folds: int) -> dict[str, Any]:
     """train_triggering's cross-validation and threshold rule for these parts and feature names."""
     oof = tt.cross_validate(collected, folds, tt.WEIGHTS, names)
-    return tt.scored(collected, oof, tt.choose_threshold(collected, oof))
+    return tt.scored(collected, oof, tt.choose_thresholds(collected, oof)[0])
 
 
 def question_time_ms(encode: Encoder, part: tt.Collected, n: int = 20, repeats: int = 5) -> float:

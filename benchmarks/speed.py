@@ -186,9 +186,11 @@ def measure_warm(index_dir: Path, questions: list[str], threads: int | None = No
 
 def _warm_loop(index_dir: Path, questions: list[str], answer: Any, open_index: Any) -> dict[str, Any]:
     model = open_index(index_dir).embedder.model
+    loads = []
     for q in questions[:3]:  # warm-up: index loaded, caches and kernels hot
         model.encode([q])
-        answer(q, index_dir=index_dir)
+        loads.append(answer(q, index_dir=index_dir).timings.get("judge_load"))
+    judge_load = next((s for s in loads if s is not None), None)  # the answer judge, loaded by the first answer
     encode, total, stages = [], [], []
     for q in questions:
         t0 = time.perf_counter()
@@ -204,6 +206,7 @@ def _warm_loop(index_dir: Path, questions: list[str], answer: Any, open_index: A
         "encode": _percentiles(encode),
         "answer": _percentiles(total),
         "answer_stages_p50_ms": stage_p50,
+        "judge_load_ms": None if judge_load is None else round(judge_load * 1000, 1),
     }
 
 

@@ -102,6 +102,8 @@ class Answer:
     ``citations`` are numbered in order of first use; ``evidence`` are the best
     candidate sentences, best first (citations are a subset). When ``abstained``
     is true the documents do not answer: ``text`` says so and ``citations`` is empty.
+    ``confident`` is false for an answer whose best sentence is plausible but uncertain
+    (its probability is between ``min_score`` and ``confident_score``): shown, but to be checked.
     """
 
     question: str
@@ -112,6 +114,7 @@ class Answer:
     query: str
     timings: dict[str, float] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    confident: bool = True
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (the CLI's ``--json`` output)."""

@@ -103,6 +103,8 @@ class AnswerOptions:
     min_score: abstain when the answer model's probability that the best sentence answers the question
         is below this (also the least probability of any cited sentence); the default is the threshold
         chosen by cross-validation on WikiQA train and MultiHop-RAG dev (``rag/answering/triggering_model.json``).
+    confident_score: an answer whose best sentence is below this probability (but at least
+        ``min_score``) is given with ``Answer.confident`` false: plausible, to be checked.
     relative_cutoff: cite further sentences only while their probability >= this x the best's.
     max_question_chars: longer questions are truncated (with a notice); each earlier turn of a
         conversation is bounded the same way.
@@ -116,7 +118,8 @@ class AnswerOptions:
     candidates: int = field(default=100, metadata={"min": 1})
     max_citations: int = field(default=3, metadata={"min": 1})
     evidence: int = field(default=10, metadata={"min": 1})
-    min_score: float = field(default=0.2041, metadata={"min": 0.0, "max": 1.0})
+    min_score: float = field(default=0.2032, metadata={"min": 0.0, "max": 1.0})
+    confident_score: float = field(default=0.2913, metadata={"min": 0.0, "max": 1.0})
     relative_cutoff: float = field(default=0.85, metadata={"min": 0.0, "max": 1.0})
     max_question_chars: int = field(default=2000, metadata={"min": 1, "max": MAX_QUESTION_CHARS})
     mode: str = "hybrid"

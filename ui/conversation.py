@@ -35,6 +35,7 @@ def turn_record(result: Answer) -> dict[str, Any]:
         "question": result.question,
         "text": result.text,
         "abstained": result.abstained,
+        "confident": result.confident,
         "citations": [asdict(c) for c in result.citations],
         "evidence": [asdict(c) for c in result.evidence[:CLOSEST]],
     }
@@ -56,6 +57,7 @@ def answers_from(records: Any) -> list[Answer]:
                     evidence=[_citation(c) for c in record["evidence"]],
                     abstained=bool(record["abstained"]),
                     query="",
+                    confident=record.get("confident", True) is not False,
                 )
             )
         except (KeyError, TypeError, ValueError):
@@ -122,7 +124,12 @@ def chat_answer_html(result: Answer, turn: int = 0) -> str:
             f" No passage answers it well enough to quote as an answer.{offer}</div>"
         )
     known = {c.n for c in result.citations}
-    return f'<div class="chat-answer turn-{turn}" {copy}>{_linked(result.text, known, turn)}{to_sources}</div>'
+    unsure = (
+        ""
+        if result.confident
+        else '<p class="chat-uncertain">Uncertain: the best passage may not answer exactly; check its source.</p>'
+    )
+    return f'<div class="chat-answer turn-{turn}" {copy}>{_linked(result.text, known, turn)}{unsure}{to_sources}</div>'
 
 
 def _linked(text: str, known: set[int], turn: int) -> str:

@@ -64,6 +64,7 @@ a.cite-n:hover { text-decoration: underline; }
   border-radius: 6px; margin-bottom: 0.8rem; }
 .abstain-box p { margin: 0.3rem 0 0; }
 .chat-abstain { border-left: 3px solid #d97706; padding-left: 0.6rem; }
+.chat-uncertain { color: var(--body-text-color-subdued); font-size: 0.9em; margin-top: 0.3rem; }
 .chat-error { color: #b91c1c; }
 .dark .chat-error { color: #fca5a5; }
 .index-status { padding: 0.55rem 0.8rem; border-radius: 8px; background: var(--background-fill-secondary);

@@ -22,6 +22,7 @@ import numpy as np
 
 from rag.answering import broad, triggering
 from rag.answering.followup import Turn, resolve
+from rag.answering.judge import default_judge
 from rag.answering.query import Query, parse_query
 from rag.answering.retrieve import Searched, clean_question, search
 from rag.answering.signals import query_tokens
@@ -69,6 +70,10 @@ def answer(question: str, index_dir: str | Path = "index", history: Sequence[Any
     timings = {"load": t1 - t0}
     if loaded.embedder.load():  # the first question of a process: model load is not encoding
         timings["model_load"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+    judge = default_judge()
+    if wanted is None and judge is not None and judge.load():  # ... nor is loading the judge
+        timings["judge_load"] = time.perf_counter() - t1
         t1 = time.perf_counter()
     found = search(loaded, query, opts.candidates, opts.mode)
     t2, t3 = t1 + found.seconds_encode, time.perf_counter()
@@ -176,7 +181,10 @@ def compose(
             break
         if cand.score >= max(opts.min_score, opts.relative_cutoff * best) and not _near_duplicate(vecs, cand, cited):
             cited.append(cand)
-    return _result(loaded, question, query, top, cited, abstained)
+    return {
+        **_result(loaded, question, query, top, cited, abstained),
+        "confident": not abstained and best >= opts.confident_score,
+    }
 
 
 def overview(

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from rag.answering import cues
+from rag.answering.judge import default_judge, pair_text
 from rag.answering.lgbm import PlainTextModel
 
 MODEL_FILE = Path(__file__).with_name("triggering_model.txt")
@@ -79,7 +80,12 @@ FEATURES = (
     "type_match",  # the sentence offers what the question type wants
     "type_match_any",  # some candidate does
     *(f"wants_{kind}" for kind in cues.QUESTION_TYPES),
+    "judge",  # the cross-encoder's P(answers), question and sentence read together (the best JUDGED; missing for the rest)
+    "judge_gap",  # ... minus the best judged candidate's
+    "judge_rank",
 )
+JUDGED = 8
+"""Candidates (best by the retrieval mix) the judge reads: each costs about 4 ms on one thread."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,7 @@ def features(
         "position": np.minimum(pool.sentences - np.array([loaded.document_sentences(int(r)).start for r in rows]), 50),
         **_cue_columns(question, kind, texts),
         **_name_columns(loaded, question, texts, rows),
+        **_judge_columns(loaded, question, pool.sentences, texts, rows),
     }
     for other in cues.QUESTION_TYPES:
         columns[f"wants_{other}"] = np.full(n, float(other == kind))
@@ -201,6 +208,33 @@ def _name_columns(loaded: Any, question: str, texts: list[str], rows: np.ndarray
         "names_in_doc": in_doc / len(wanted),
         "names_missing": len(wanted) - in_doc,
     }
+
+
+def _judge_columns(
+    loaded: Any, question: str, sentences: np.ndarray, texts: list[str], rows: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The judge's probability for the best JUDGED candidates, its gap to the best and its rank."""
+    n, k = len(texts), min(JUDGED, len(texts))
+    found = np.full(n, np.nan, np.float32)
+    judge = default_judge()
+    if judge is not None and k:
+        pairs = [judged_text(loaded, int(sentences[i]), texts[i], int(rows[i])) for i in range(k)]
+        found[:k] = judge.probability([question] * k, pairs)
+    rank = np.full(n, np.nan, np.float32)
+    if judge is not None and k:
+        rank[:k] = _rank(found[:k])
+    best = np.nanmax(found) if judge is not None and k else np.nan
+    return {"judge": found, "judge_gap": found - best, "judge_rank": rank}
+
+
+def judged_text(loaded: Any, sentence: int, text: str, row: int) -> str:
+    """A candidate as the judge reads it: with its document's title, its section and the sentence before it."""
+    from rag.ingestion.structure import section_at
+
+    doc, start, _ = loaded.sentence_span(sentence)
+    first = loaded.document_sentences(row).start
+    previous = loaded.sentence_text(sentence - 1) if sentence > first else ""
+    return pair_text(text, doc.title, section_at(doc, start), previous)
 
 
 def _doc_text(doc: Any) -> str:

@@ -121,6 +121,8 @@ def format_answer(result: Answer, width: int | None = None) -> str:
             lines += [line for c in closest for line in _source(c, "-")]
     else:
         lines.append(result.text)
+        if not result.confident:
+            lines.append("(Uncertain: the best passage may not answer exactly; check its source.)")
         lines.append("Sources:")
         lines += [line for c in result.citations for line in _source(c, f"[{c.n}]")]
     lines += [f"note: {note}" for note in result.notices]

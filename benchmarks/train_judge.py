@@ -1,0 +1,453 @@
+"""Train the answer judge (``rag/answering/judge.safetensors`` and ``judge_card.json``): a cross-encoder that reads question and sentence together.
+
+The network is the bundled all-MiniLM-L6-v2 (sha256 checked) cut to its first ``--layers`` layers,
+with a one-logit head (:mod:`rag.answering.judge_model`); its word embeddings stay frozen and are
+not shipped. It learns from questions whose answer is known, so every sentence read has a label:
+
+* SQuAD *train* articles (v1.1 or 2.0 format, CC BY-SA 4.0): the sentence holding the answer span is
+  positive; other sentences of its paragraph are negatives (the hardest: the two sharing most of the
+  question's words, then random ones); a 2.0 unanswerable question's sentences are all negative
+  ("mentions the meeting but does not say where");
+* TrecQA *train* (optional, public domain): labelled question-sentence pairs as they are.
+
+With ``--pipeline`` the SQuAD pairs are instead read the way the judge meets them at answer time:
+the training articles are indexed and each question's candidates are the product's own best
+JUDGED sentences (:func:`rag.answering.answer.rank_sentences`, from any article), a candidate being
+positive when it holds the answer span; the answer sentence is added when retrieval missed it.
+``--start`` continues from a judge already trained (e.g. on paragraph pairs).
+
+Each SQuAD sentence is read with its context as at answer time (:func:`rag.answering.judge.pair_text`):
+the article's title and the sentence before it. Dev and test splits are never read. WikiQA,
+MultiHop-RAG and the article dev set are *not* used here: the answer model (``train_triggering``)
+learns how much to trust the judge on them, so the judge must not have seen them.
+
+Figures on held-back SQuAD train articles (never trained on): per question P@1 of the judge over the
+sentences read, and pair accuracy. Everything is seeded; the card records the data hashes, the base
+weights' hash, the settings and the figures.
+
+Usage::
+
+    python -m benchmarks.train_judge --squad train-v2.0.json [more.json ...] [--trecqa train.csv] [--epochs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .common import DEFAULT_OUT, log, set_offline_env
+
+SEED = 13
+CARD_FILE = "judge_card.json"
+NEGATIVES = 3
+"""Negative sentences per answerable question (the hardest by shared words, then random ones)."""
+DEV_ARTICLES = 2
+"""SQuAD train articles held back to measure the judge (never trained on)."""
+_WORD = re.compile(r"\w+")
+_STOP = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "by",
+        "with",
+        "from",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "did",
+        "does",
+        "do",
+        "that",
+        "this",
+        "these",
+        "those",
+        "it",
+        "its",
+        "as",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Pair:
+    question: str
+    text: str  # :func:`rag.answering.judge.pair_text`
+    label: float
+    group: int  # the question's number (P@1 is per question)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def squad_pairs(data: list[dict[str, Any]], rng: random.Random) -> list[list[Pair]]:
+    """Per article, its questions' labelled pairs (questions numbered in order)."""
+    from rag.answering.judge import pair_text
+    from rag.ingestion.sentences import sentence_offsets
+
+    articles, group = [], 0
+    for article in data:
+        title = article["title"].replace("_", " ")
+        pairs: list[Pair] = []
+        for paragraph in article["paragraphs"]:
+            text = paragraph["context"]
+            spans = sentence_offsets(text)
+            sentences = [text[a:b] for a, b in spans]
+            for qa in paragraph["qas"]:
+                impossible = bool(qa.get("is_impossible"))
+                gold = -1 if impossible else _sentence_of(spans, qa["answers"][0]["answer_start"])
+                if not sentences or (not impossible and gold < 0):
+                    continue
+                for i in _chosen(qa["question"], sentences, gold, rng):
+                    previous = sentences[i - 1] if i > 0 else ""
+                    pairs.append(Pair(qa["question"], pair_text(sentences[i], title, "", previous), float(i == gold), group))
+                group += 1
+        articles.append(pairs)
+    return articles
+
+
+def pipeline_pairs(articles: list[dict[str, Any]], index_dir: Path, rng: random.Random) -> list[list[Pair]]:
+    """Per article, its questions' pairs as the judge meets them: the retrieval's best JUDGED candidates
+    over an index of all ``articles`` (built here), labelled by the answer span's offset."""
+    from rag import build_index
+    from rag.answering.answer import rank_sentences
+    from rag.answering.query import parse_query
+    from rag.answering.retrieve import search
+    from rag.answering.triggering import JUDGED, judged_text
+    from rag.indexing.search_index import open_index
+    from rag.settings import AnswerOptions
+
+    corpus, starts = index_dir.parent / "squad_articles.jsonl", {}
+    with open(corpus, "w", encoding="utf-8") as fh:
+        for article in articles:
+            title, text, offsets = article["title"].replace("_", " "), "", []
+            for paragraph in article["paragraphs"]:
+                offsets.append(len(text))
+                text += paragraph["context"] + "\n\n"
+            starts[title] = offsets
+            fh.write(json.dumps({"title": title, "text": text}) + "\n")
+    build_index([corpus], index_dir, progress=False)
+    loaded, opts = open_index(index_dir), AnswerOptions()
+    titles = {d.title: row for row, d in enumerate(loaded.documents())}
+    out, group = [], 0
+    for article in articles:
+        title = article["title"].replace("_", " ")
+        pairs: list[Pair] = []
+        for paragraph, at in zip(article["paragraphs"], starts[title]):
+            for qa in paragraph["qas"]:
+                query = parse_query(" ".join(qa["question"].split()))
+                found = search(loaded, query, opts.candidates, opts.mode)
+                pool = rank_sentences(loaded, query.text, found.encoded.vectors[0], found.ids[: opts.k], found.scores[: opts.k])
+                ids = [int(s) for s in pool.sentences[:JUDGED]]
+                answer_at = None if qa.get("is_impossible") else at + qa["answers"][0]["answer_start"]
+                gold = _gold_sentence(loaded, titles[title], answer_at)
+                if gold is not None and gold not in ids:
+                    ids[-1:] = [gold]  # retrieval missed it: the judge still learns what answers
+                rows = loaded.sentence_documents(np.asarray(ids, np.int64))
+                for s, row in zip(ids, rows):
+                    text = judged_text(loaded, s, loaded.sentence_text(s), int(row))
+                    pairs.append(Pair(qa["question"], text, float(s == gold), group))
+                group += 1
+        out.append(pairs)
+        log(f"  candidates of {title}: {len(pairs)} pairs")
+    return out
+
+
+def _gold_sentence(loaded: Any, row: int, offset: int | None) -> int | None:
+    if offset is None:
+        return None
+    span = loaded.document_sentences(row)
+    for s in span:
+        _, start, end = loaded.sentence_span(s)
+        if start <= offset < end:
+            return s
+    return None
+
+
+def squad_articles(paths: list[Path]) -> list[dict[str, Any]]:
+    """The articles of every file, each title once (the first file that has it), by title."""
+    seen: set[str] = set()
+    out = []
+    for path in paths:
+        for article in json.loads(path.read_text("utf-8"))["data"]:
+            if article["title"] not in seen:
+                seen.add(article["title"])
+                out.append(article)
+    return sorted(out, key=lambda a: a["title"])
+
+
+def trecqa_pairs(path: Path, group: int) -> list[Pair]:
+    """TrecQA's labelled pairs (columns qtext, label, atext), each sentence read without context."""
+    import csv
+
+    from rag.answering.judge import pair_text
+
+    numbers: dict[str, int] = {}
+    out = []
+    with open(path, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            g = numbers.setdefault(row["qtext"], group + len(numbers))
+            out.append(Pair(row["qtext"], pair_text(row["atext"], "", "", ""), float(row["label"] == "1"), g))
+    return out
+
+
+def _sentence_of(spans: list[tuple[int, int]], offset: int) -> int:
+    return next((i for i, (a, b) in enumerate(spans) if a <= offset < b), -1)
+
+
+def _chosen(question: str, sentences: list[str], gold: int, rng: random.Random) -> list[int]:
+    """The gold sentence (if any) and up to NEGATIVES others: the two sharing most question words, then random."""
+    asked = _words(question)
+    others = [i for i in range(len(sentences)) if i != gold]
+    others.sort(key=lambda i: (-len(asked & _words(sentences[i])), i))
+    hard, rest = others[:2], others[2:]
+    rng.shuffle(rest)
+    return ([gold] if gold >= 0 else []) + hard + rest[: NEGATIVES - len(hard)]
+
+
+def _previous(start: Path | None) -> dict[str, Any] | None:
+    """What the judge this one continued from was trained on (its card, without its own history's weights)."""
+    if start is None:
+        return None
+    card = json.loads((start / CARD_FILE).read_text("utf-8"))
+    return {k: card.get(k) for k in ("data", "training", "held_back", "continued_from")}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def split(grouped: list[list[Pair]], titles: list[str], held: list[str]) -> tuple[list[Pair], list[Pair]]:
+    """Training pairs, and the pairs of the ``held`` articles (by title), never trained on."""
+    train = [p for pairs, title in zip(grouped, titles) if title not in held for p in pairs]
+    dev = [p for pairs, title in zip(grouped, titles) if title in held for p in pairs]
+    return train, dev
+
+
+def held_articles(titles: list[str], start: Path | None, rng: random.Random) -> list[str]:
+    """The articles held back: those the judge continued from held back (so they stay unseen), else
+    DEV_ARTICLES chosen by the seeded generator."""
+    if start is not None:
+        return list(json.loads((start / CARD_FILE).read_text("utf-8"))["held_back"]["articles"])
+    return rng.sample(sorted(titles), DEV_ARTICLES)
+
+
+def _subsample(pairs: list[Pair], questions: int, rng: random.Random) -> list[Pair]:
+    groups = sorted({p.group for p in pairs})
+    if questions >= len(groups):
+        return pairs
+    keep = set(rng.sample(groups, questions))
+    return [p for p in pairs if p.group in keep]
+
+
+def train(pairs: list[Pair], args: argparse.Namespace) -> Any:
+    """The fine-tuned network (one pass over ``pairs`` in a seeded order)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from rag.answering.judge import MAX_TOKENS
+    from rag.answering.judge_model import CrossEncoder, bundled_parts
+    from rag.indexing.embedding import resolve_model
+    from rag.settings import BUNDLED_MODEL
+
+    torch.manual_seed(SEED)
+    torch.set_num_threads(args.threads)
+    config, words, tokenizer = bundled_parts(args.layers)
+    model = CrossEncoder(config, words)
+    if args.start is not None:
+        model.load_trained(args.start / "judge.safetensors")
+    else:
+        model.start_from(load_file(str(Path(resolve_model(BUNDLED_MODEL)[0]) / "model.safetensors")))
+    head = [p for n, p in model.named_parameters() if n.startswith("head")]
+    body = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head")]
+    optimizer = torch.optim.AdamW([{"params": body, "lr": args.lr}, {"params": head, "lr": args.lr * 20}], weight_decay=0.01)
+    order = list(range(len(pairs)))
+    random.Random(SEED).shuffle(order)
+    steps = math.ceil(len(order) / args.batch) * args.epochs
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
+    )
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    model.train()
+    started, step = time.perf_counter(), 0
+    for _ in range(args.epochs):
+        for at in range(0, len(order), args.batch):
+            batch = [pairs[i] for i in order[at : at + args.batch]]
+            enc = tokenizer(
+                [p.question for p in batch], [p.text for p in batch], truncation="only_second", max_length=MAX_TOKENS,
+                padding=True, return_tensors="pt",
+            )  # fmt: skip
+            logits = model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+            loss = loss_fn(logits, torch.tensor([p.label for p in batch]))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(body + head, 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            step += 1
+            if step % 100 == 0 or step == steps:
+                rate = (time.perf_counter() - started) / step
+                log(
+                    f"  step {step}/{steps}: loss {loss.item():.3f}, {rate:.2f} s/step, ~{(steps - step) * rate / 60:.0f} min left"
+                )
+    return model, tokenizer, time.perf_counter() - started
+
+
+def score(model: Any, tokenizer: Any, pairs: list[Pair], threads: int) -> list[float]:
+    import torch
+
+    from rag.answering.judge import MAX_TOKENS
+
+    model.eval()
+    out: list[float] = []
+    with torch.inference_mode():
+        for at in range(0, len(pairs), 64):
+            batch = pairs[at : at + 64]
+            enc = tokenizer(
+                [p.question for p in batch], [p.text for p in batch], truncation="only_second", max_length=MAX_TOKENS,
+                padding=True, return_tensors="pt",
+            )  # fmt: skip
+            out += torch.sigmoid(model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])).tolist()
+    return out
+
+
+def figures(pairs: list[Pair], scores: list[float]) -> dict[str, Any]:
+    """P@1 per answerable question, pair accuracy at 0.5, and the share of unanswerable questions whose best is below 0.5."""
+    by_group: dict[int, list[tuple[float, float]]] = {}
+    for p, s in zip(pairs, scores):
+        by_group.setdefault(p.group, []).append((s, p.label))
+    answerable = [g for g in by_group.values() if any(label for _, label in g)]
+    unanswerable = [g for g in by_group.values() if not any(label for _, label in g)]
+    return {
+        "questions": len(by_group),
+        "p_at_1": round(sum(max(g)[1] == 1.0 for g in answerable) / max(1, len(answerable)), 4),
+        "pair_accuracy": round(sum((s >= 0.5) == (p.label == 1.0) for p, s in zip(pairs, scores)) / max(1, len(pairs)), 4),
+        "unanswerable_below_half": round(sum(max(g)[0] < 0.5 for g in unanswerable) / len(unanswerable), 4)
+        if unanswerable
+        else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--squad", type=Path, nargs="+", required=True, help="SQuAD train files (v1.1 or 2.0; never a dev file)")
+    parser.add_argument("--trecqa", type=Path, help="TrecQA train pairs as CSV (qtext, label, atext)")
+    parser.add_argument("--pipeline", action="store_true", help="SQuAD pairs from the product's own candidates (see above)")
+    parser.add_argument("--start", type=Path, help="a judge folder to continue training from")
+    parser.add_argument("--questions", type=int, default=100_000, help="at most this many SQuAD questions (seeded sample)")
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "rag" / "answering")
+    args = parser.parse_args(argv)
+    for path in [*args.squad, *([args.trecqa] if args.trecqa else [])]:
+        if "dev" in path.name.lower() or "test" in path.name.lower():
+            parser.error(f"{path.name}: dev and test splits are held-out checks, never training data")
+    set_offline_env()
+    rng = random.Random(SEED)
+    articles = squad_articles(args.squad)
+    grouped = pipeline_pairs(articles, DEFAULT_OUT / "tmp" / "squad_index", rng) if args.pipeline else squad_pairs(articles, rng)
+    titles = [a["title"].replace("_", " ") for a in articles]
+    held = held_articles(titles, args.start, rng)
+    train_pairs, dev_pairs = split(grouped, titles, held)
+    train_pairs = _subsample(train_pairs, args.questions, rng)
+    sources: list[dict[str, Any]] = [
+        {"name": "SQuAD train articles", "file": path.name, "sha256": _sha256(path), "licence": "CC BY-SA 4.0"}
+        for path in args.squad
+    ]
+    sources[0]["articles_in_all_files"] = len(articles)
+    if args.trecqa is not None:
+        train_pairs += trecqa_pairs(args.trecqa, 1 + max(p.group for p in train_pairs + dev_pairs))
+        sources.append(
+            {"name": "TrecQA train", "file": args.trecqa.name, "sha256": _sha256(args.trecqa), "licence": "public domain"}
+        )
+    n_held = len({p.group for p in dev_pairs})
+    log(
+        f"{len(train_pairs)} training pairs ({int(sum(p.label for p in train_pairs))} positive); {len(dev_pairs)} held back ({n_held} questions)"
+    )
+    model, tokenizer, seconds = train(train_pairs, args)
+    dev = figures(dev_pairs, score(model, tokenizer, dev_pairs, args.threads))
+    log(f"held-back SQuAD train articles: {dev}")
+    return write(model, args, sources, len(train_pairs), {"articles": held, **dev}, seconds)
+
+
+def write(
+    model: Any, args: argparse.Namespace, sources: list[dict[str, Any]], n_pairs: int, dev: dict[str, Any], seconds: float
+) -> dict[str, Any]:
+    import torch
+    from safetensors.torch import save_file
+
+    from rag.answering.judge import CARD, MAX_TOKENS, WEIGHTS
+    from rag.settings import BUNDLED_MODEL, BUNDLED_MODEL_SHA256
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_file(model.trained_state(), str(args.out / WEIGHTS))
+    card = {
+        "model": "cross-encoder (question, sentence in context) -> P(the sentence answers)",
+        "base": {"name": BUNDLED_MODEL, "weights_sha256": BUNDLED_MODEL_SHA256, "word_embeddings": "frozen, not shipped"},
+        "layers": args.layers,
+        "max_tokens": MAX_TOKENS,
+        "weights_sha256": _sha256(args.out / WEIGHTS),
+        "dtype": "float16 (int8 dynamic quantisation of the linear layers at load)",
+        "data": sources,
+        "training": {
+            "pairs": n_pairs,
+            "candidates": "the product's own retrieval candidates" if args.pipeline else "sentences of the question's paragraph",
+            "negatives_per_question": "the other retrieval candidates" if args.pipeline else NEGATIVES,
+            "epochs": args.epochs,
+            "batch": args.batch,
+            "lr": args.lr,
+            "seed": SEED,
+            "threads": args.threads,
+            "seconds": round(seconds),
+            "torch": torch.__version__,
+        },  # fmt: skip
+        "held_back": {"what": "SQuAD train articles never trained on", **dev},
+        "continued_from": _previous(args.start),
+        "never_used": "SQuAD dev (v1.1, 2.0), TrecQA dev/test, WikiQA (train, dev, test), MultiHop-RAG, the article dev set",
+    }
+    (args.out / CARD).write_text(json.dumps(card, indent=2) + "\n", "utf-8")
+    log(f"wrote {args.out / WEIGHTS} ({(args.out / WEIGHTS).stat().st_size / 2**20:.1f} MB) and {args.out / CARD}")
+    return card
+
+
+if __name__ == "__main__":
+    main()
