@@ -33,7 +33,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import random
@@ -44,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rag.indexing.embedding import sha256_file
 
 from .common import DEFAULT_OUT, log, set_offline_env
 
@@ -244,14 +245,6 @@ def _previous(start: Path | None) -> dict[str, Any] | None:
     return {k: card.get(k) for k in ("data", "training", "held_back", "continued_from")}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def split(grouped: list[list[Pair]], titles: list[str], held: list[str]) -> tuple[list[Pair], list[Pair]]:
     """Training pairs, and the pairs of the ``held`` articles (by title), never trained on."""
     train = [p for pairs, title in zip(grouped, titles) if title not in held for p in pairs]
@@ -390,14 +383,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     train_pairs, dev_pairs = split(grouped, titles, held)
     train_pairs = _subsample(train_pairs, args.questions, rng)
     sources: list[dict[str, Any]] = [
-        {"name": "SQuAD train articles", "file": path.name, "sha256": _sha256(path), "licence": "CC BY-SA 4.0"}
+        {"name": "SQuAD train articles", "file": path.name, "sha256": sha256_file(path), "licence": "CC BY-SA 4.0"}
         for path in args.squad
     ]
     sources[0]["articles_in_all_files"] = len(articles)
     if args.trecqa is not None:
         train_pairs += trecqa_pairs(args.trecqa, 1 + max(p.group for p in train_pairs + dev_pairs))
         sources.append(
-            {"name": "TrecQA train", "file": args.trecqa.name, "sha256": _sha256(args.trecqa), "licence": "public domain"}
+            {"name": "TrecQA train", "file": args.trecqa.name, "sha256": sha256_file(args.trecqa), "licence": "public domain"}
         )
     n_held = len({p.group for p in dev_pairs})
     log(
@@ -425,7 +418,7 @@ def write(
         "base": {"name": BUNDLED_MODEL, "weights_sha256": BUNDLED_MODEL_SHA256, "word_embeddings": "frozen, not shipped"},
         "layers": args.layers,
         "max_tokens": MAX_TOKENS,
-        "weights_sha256": _sha256(args.out / WEIGHTS),
+        "weights_sha256": sha256_file(args.out / WEIGHTS),
         "dtype": "float16 (int8 dynamic quantisation of the linear layers at load)",
         "data": sources,
         "training": {

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rag.ingestion.structure import Heading, Layout, Span
+from rag.ingestion.structure import Layout
+from rag.ingestion.writer import TextWriter
 
 
 @dataclass(frozen=True)
@@ -41,29 +42,8 @@ def html_document(html: str) -> HtmlDocument:
     return HtmlDocument(writer.text(), writer.layout(), str(extracted.title or ""), str(extracted.date or "")[:10])
 
 
-class _Writer:
+class _Writer(TextWriter):
     """Lays trafilatura's XML out as text, recording where headings and list markers are."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.size = 0
-        self.headings: list[Heading] = []
-        self.markers: list[Span] = []
-
-    def text(self) -> str:
-        return "".join(self.parts)
-
-    def layout(self) -> Layout:
-        return Layout(tuple(self.headings), tuple(self.markers))
-
-    def _put(self, text: str, gap: str) -> int:
-        """Append ``text`` after ``gap`` (none at the very start); returns where it starts."""
-        if self.size:
-            self.parts.append(gap)
-            self.size += len(gap)
-        self.parts.append(text)
-        self.size += len(text)
-        return self.size - len(text)
 
     def element(self, node: Any) -> None:
         for child in node:
