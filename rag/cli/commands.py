@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.errors import InputError, RagError
+from rag.errors import ConfigError, InputError, RagError
 from rag.settings import MODES, BuildOptions
 
 BUNDLED_CORPUS = Path(__file__).resolve().parents[2] / "data"
@@ -101,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=cmd_list)
 
     ask = sub.add_parser("ask", help="answer a question with cited sentences")
-    ask.add_argument("question", nargs="?", help="the question")
+    ask.add_argument("question", nargs="*", help="the question (quotes optional: rag ask Who met Putin?)")
     ask.add_argument("--batch", metavar="QUESTIONS.jsonl", help='one {"q": ...} (or a plain string) per line')
     ask.add_argument(
         "--mode", choices=MODES, default="hybrid", help="chunk ranking: hybrid (learned, default) or handtuned, dense, bm25"
@@ -223,18 +223,32 @@ def cmd_ask(args: argparse.Namespace) -> int:
         from rag.cli.batch import run_batch
 
         return run_batch(args.batch, args.index, args.mode, store=args.store)
-    if args.question is None:
+    if not args.question:
         raise InputError("give a question, or --batch FILE")
-    result = answer(args.question, index_dir=args.index, mode=args.mode, store=args.store)
+    result = answer(" ".join(args.question), index_dir=args.index, mode=args.mode, store=args.store)
     if args.json:
         _print_json(result.to_dict())
         return 0
+    _print_answer(result)
+    return 0
+
+
+def _print_answer(result: Any) -> None:
+    """An answer's text and sources; an abstention's closest passages that share a word with the
+    question, marked as not an answer (as in `rag chat` and the UI)."""
+    from rag.cli.chat import closest_passages, source_lines
+
     print(result.text)
+    if not result.abstained and not result.confident:
+        print("(Uncertain: the best passage may not answer exactly; check its source.)")
     for note in result.notices:
         print(f"note: {note}", file=sys.stderr)
     for c in result.citations:
         print(f"[{c.n}] {c.title}{f' ({c.date})' if c.date else ''} {c.source} chars {c.start}-{c.end}")
-    return 0
+    closest = closest_passages(result) if result.abstained else []
+    if closest:
+        print("Closest passages (not an answer):")
+        print("\n".join(line for c in closest for line in source_lines(c, "-")))
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -268,12 +282,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
     port = port_number(args.port or os.environ.get("RAG_PORT") or "7860")
+    port_free(args.host, port)
     from rag.indexing.manage import recover
 
     for line in recover(args.index):  # finish or roll back a change a crash interrupted
         print(f"note: {line}", file=sys.stderr)
     serve(index_dir=args.index, host=args.host, port=port)
     return 0
+
+
+def port_free(host: str, port: int) -> None:
+    """ConfigError at once when ``port`` on ``host`` is taken (Gradio would retry for seconds, then
+    fail with a stack trace); the likeliest owner is another `rag serve`."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except OSError as err:
+        raise ConfigError(f"--host {host!r} is not an address of this machine ({err})") from None
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((host, port))
+    except OSError as err:
+        raise ConfigError(
+            f"port {port} on {host} is in use ({err.strerror or err}): rag may already be running there; "
+            f"open http://{host}:{port} or pick another with --port"
+        ) from None
 
 
 def port_number(value: str) -> int:
