@@ -205,7 +205,7 @@ def _load_version(index_dir: str | Path, manifest: dict[str, Any], store: stores
     _verify_files(folder, manifest, index_dir)
     spec = _store_spec(manifest, store, index_dir)
     try:
-        docs = [_document(json.loads(line)) for line in (folder / "documents.jsonl").read_text("utf-8").splitlines()]
+        docs = [_document(json.loads(line)) for line in _json_lines((folder / "documents.jsonl").read_text("utf-8"))]
         sentences = np.load(folder / "sentences.npy", allow_pickle=False)
         chunks = np.load(folder / "chunks.npy", allow_pickle=False)
         data = IndexData(manifest, docs, sentences, chunks, version=folder.name)
@@ -218,6 +218,12 @@ def _load_version(index_dir: str | Path, manifest: dict[str, Any], store: stores
             f"index at {index_dir} is damaged ({one_line(err)}): {rebuild_hint(index_dir, manifest)}"
         ) from None
     return data
+
+
+def _json_lines(text: str) -> list[str]:
+    """The lines of a JSON Lines file, split at "\\n" only: ``str.splitlines`` also splits at
+    U+2028/U+2029/U+0085 and other separators that JSON keeps raw inside strings."""
+    return [line for line in text.split("\n") if line.strip()]
 
 
 def _store_spec(manifest: dict[str, Any], store: stores.StoreSpec | None, index_dir: str | Path) -> stores.StoreSpec:
