@@ -192,3 +192,9 @@ def test_remove_from_a_mistyped_index_creates_no_folders(tmp_path, capsys) -> No
     assert main(["remove", "foo", "--index", str(tmp_path / "typo" / "deep" / "idx")]) == 3
     assert_one_line_error(capsys.readouterr().err, "no index at")
     assert not (tmp_path / "typo").exists()
+
+
+def test_a_path_of_an_unknown_user_is_one_typed_line(tmp_path, capsys) -> None:
+    for argv in (["build", "~nosuchuser_rag25"], ["add", "~nosuchuser_rag25"]):
+        assert main([*argv, "--index", str(tmp_path / "idx")]) == 2, argv
+        assert_one_line_error(capsys.readouterr().err, "no such user's home folder")

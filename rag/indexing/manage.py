@@ -327,7 +327,10 @@ def _check_index_size(sources: Sources, new: dict[str, Path], index_path: Path, 
 
 
 def _absolute(path: str | Path) -> str:
-    return str(Path(path).expanduser().resolve())
+    try:
+        return str(Path(path).expanduser().resolve())
+    except RuntimeError:  # "~nosuchuser": expanduser cannot find the user's home
+        raise InputError(f"{str(path)!r}: no such user's home folder") from None
 
 
 def _other_sources_message(current: Sources, wanted: tuple[str, ...], index_dir: str | Path) -> str:
