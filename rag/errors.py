@@ -35,6 +35,10 @@ class ConfigError(InputError):
     """An unknown option or an option with an invalid value."""
 
 
+class NotAnIndexError(InputError):
+    """The index folder holds files rag did not create and no index marker: rag refuses to write there."""
+
+
 class IndexNotFoundError(RagError):
     """No index exists at the given folder yet."""
 

@@ -33,7 +33,9 @@ def load_gold(path: str | Path) -> list[dict[str, Any]]:
         if text.lstrip().startswith("["):
             records = json.loads(text)
         else:
-            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+            records = [
+                json.loads(line) for line in text.split("\n") if line.strip()
+            ]  # not splitlines: U+2028 is valid inside JSON
     except (OSError, ValueError) as err:  # unreadable, not UTF-8, invalid JSON
         raise InputError(f"{path}: cannot read gold data ({' '.join(str(err).split())[:200]})") from None
     except RecursionError:

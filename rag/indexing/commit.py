@@ -24,6 +24,7 @@ import numpy as np
 
 from rag.errors import BuildError
 from rag.indexing.embedding import sha256_file
+from rag.indexing.folder import INDEX_MARK, created_by_index, mark
 from rag.indexing.store import MANIFEST, IndexData, one_line
 
 
@@ -68,9 +69,10 @@ def save(index_dir: Path, data: IndexData) -> str:
         tmp.mkdir(parents=True)
         _write_layout(tmp, data)
         block = backend.write(tmp, change)
-        manifest = dict(data.manifest, data_dir=version, store=block, files=_file_hashes(tmp))
+        manifest = dict(data.manifest, index=INDEX_MARK, data_dir=version, store=block, files=_file_hashes(tmp))
         _fsync_tree(tmp)
         os.rename(tmp, final)
+        mark(index_dir)  # an index built by an older rag gets its marker with its next commit
         _fsync_dir(index_dir)
         _replace_manifest(index_dir, json.dumps(manifest, indent=2, ensure_ascii=False))
     except OSError as err:
@@ -138,10 +140,11 @@ def _replace_manifest(index_dir: Path, text: str) -> None:
 
 
 def collect_garbage(index_dir: Path, keep: set[str]) -> None:
-    """Delete leftovers of killed builds and versions older than the previous one."""
+    """Delete leftovers of killed builds and versions older than the previous one: only names
+    of the exact shapes the index makes (``v-1.0/`` or ``.tmp-cache/`` of someone else stay)."""
     for path in index_dir.iterdir():
-        stale_version = path.name.startswith("v-") and path.name not in keep
-        if path.is_dir() and (path.name.startswith(".tmp-") or stale_version):
+        kind = created_by_index(path.name)
+        if kind and path.is_dir() and not path.is_symlink() and path.name not in keep:
             shutil.rmtree(path, ignore_errors=True)
-        elif path.name.startswith(f".{MANIFEST}.") and path.name.endswith(".tmp"):
+        elif kind == "tmp" and path.is_file() and not path.is_symlink():
             path.unlink(missing_ok=True)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import DocumentError, EmptyIndexError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, InputError
-from rag.indexing import commit, store, stores, uploads
+from rag.indexing import commit, folder, store, stores, uploads
 from rag.indexing.build import write_index
 from rag.indexing.sources import (
     LEGACY_EXCLUDED,
@@ -146,6 +146,8 @@ def remove_document(target: str, index_dir: str | Path = "index", **options: Any
     Raises InputError when nothing matches or when it would leave the index empty.
     """
     index_path = Path(index_dir)
+    if not (index_path / store.MANIFEST).exists():
+        store.read_manifest(index_path)  # IndexNotFoundError with the hint, before the lock creates any folder
 
     def decide(current: Sources | None) -> tuple[Sources, list[Upload]]:
         if current is None:
@@ -193,8 +195,8 @@ def _find_document(target: str, path: str, index_path: Path) -> Any:
 def recover(index_dir: str | Path = "index") -> list[str]:
     """Roll back what a killed change left behind (under the lock); one line per thing done."""
     index_path = Path(index_dir)
-    if not (index_path / store.MANIFEST).exists():
-        return []
+    if not (index_path / store.MANIFEST).exists() or not folder.is_index(index_path):
+        return []  # no index, or a folder that is not one: nothing here is ours to clean
     with commit.build_lock(index_path):
         return _recover(index_path)
 
@@ -217,38 +219,46 @@ def _recover(index_path: Path) -> list[str]:
 def _change(index_path: Path, decide: Decide, *, damaged_ok: bool = False, **options: Any) -> BuildReport:
     """Read the sources, decide the new ones and build them, all under the index's lock."""
     make_options(BuildOptions, {k: v for k, v in options.items() if k not in ("embedder", "on_progress")})  # fail early
+    folder.check_index(index_path)  # before the lock file: a folder that is not an index gets nothing written
     on_progress = options.get("on_progress")
     waiting = (lambda: on_progress(0.0, "waiting for another change to the index to finish")) if on_progress else None
     with commit.build_lock(index_path, on_wait=waiting):
         notes = _recover(index_path)
-        current = _current_sources(index_path, damaged_ok)
+        current, damaged = _current_sources(index_path, damaged_ok)
         new, created = decide(current)
+        if damaged:
+            new, kept = uploads.adopt(new, index_path)
+            notes += kept
         if current is not None and "model" not in options and options.get("embedder") is None:
             options["model"] = store.read_manifest(index_path, store.REUSABLE_FORMATS)["model"]["name"]  # keep its model
+        dropped = [u for u in (current.uploads if current else ()) if u not in new.uploads]
         try:
+            uploads.begin(index_path, created, dropped)
             uploads.check_files(new, index_path)
             report = write_index(new, index_path, **options)
         except BaseException:
             uploads.delete([u for u in created if current is None or u not in current.uploads], index_path)
+            uploads.end(index_path)
             raise
-        dropped = [u for u in (current.uploads if current else ()) if u not in new.uploads]
-        uploads.delete([*dropped, *(u for u in created if u not in new.uploads)], index_path)
+        uploads.delete([*dropped, *(u for u in created if u not in new.uploads)], index_path)  # committed: let go
+        uploads.end(index_path)
         with contextlib.suppress(OSError):
             (index_path / LEGACY_EXCLUDED).unlink(missing_ok=True)
     return dataclasses.replace(report, notes=[*notes, *report.notes])
 
 
-def _current_sources(index_path: Path, damaged_ok: bool) -> Sources | None:
-    """The index's sources; None when there is no index (or, with ``damaged_ok``, a damaged one)."""
+def _current_sources(index_path: Path, damaged_ok: bool) -> tuple[Sources | None, bool]:
+    """The index's sources (None when there is no index) and whether it is damaged (only with
+    ``damaged_ok``: then it is rebuilt, else the damage is raised)."""
     try:
         manifest = store.read_manifest(index_path, store.REUSABLE_FORMATS)
     except IndexNotFoundError:
-        return None
+        return None, (index_path / folder.MARKER).exists()  # a marked folder whose manifest is gone
     except (IndexCorruptError, IndexMismatchError):
         if damaged_ok:
-            return None
+            return None, True
         raise
-    return _sources_of(manifest, index_path)
+    return _sources_of(manifest, index_path), False
 
 
 def _sources_of(manifest: dict[str, Any], index_path: Path) -> Sources:
@@ -317,7 +327,10 @@ def _check_index_size(sources: Sources, new: dict[str, Path], index_path: Path, 
 
 
 def _absolute(path: str | Path) -> str:
-    return str(Path(path).expanduser().resolve())
+    try:
+        return str(Path(path).expanduser().resolve())
+    except RuntimeError:  # "~nosuchuser": expanduser cannot find the user's home
+        raise InputError(f"{str(path)!r}: no such user's home folder") from None
 
 
 def _other_sources_message(current: Sources, wanted: tuple[str, ...], index_dir: str | Path) -> str:
@@ -338,6 +351,9 @@ def index_status(index_dir: str | Path = "index", verify: bool = False) -> dict[
     """
     manifest = store.load(index_dir).manifest if verify else store.read_manifest(index_dir)
     sources = _sources_of(manifest, Path(index_dir))
+    if verify:
+        uploads.verify(sources, Path(index_dir))
+    foreign = uploads.unknown(Path(index_dir), sources) if verify else []
     return {
         "index": str(Path(index_dir).resolve()),
         "model": manifest["model"]["name"],
@@ -348,6 +364,7 @@ def index_status(index_dir: str | Path = "index", verify: bool = False) -> dict[
         "removed": len(sources.excluded),
         "built_at": manifest.get("built_at", ""),
         "version": manifest.get("data_dir", ""),
+        **({"unknown_uploads": foreign} if foreign else {}),
         **({"verified": True} if verify else {}),
     }
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import ConfigError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
-from rag.indexing import stores
+from rag.indexing import schema, stores
 from rag.indexing.stores.base import Change, Inconsistent, Stores
 from rag.records import Document
 from rag.settings import FORMAT_VERSION
@@ -96,12 +96,12 @@ class IndexData:
 def read_manifest(index_dir: str | Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) -> dict[str, Any]:
     """The index's manifest, checked for format version and shape (not yet against the files)."""
     path = Path(index_dir) / MANIFEST
-    if not path.exists():
-        where = os.path.abspath(index_dir)
-        raise IndexNotFoundError(f"no index at {where}: build one with `rag build PATHS --index {shlex.quote(where)}`")
     try:
-        manifest = json.loads(path.read_text("utf-8"))
-    except (ValueError, OSError) as err:  # invalid JSON or UTF-8, unreadable file
+        manifest = schema.read_json(path)
+    except FileNotFoundError:
+        where = os.path.abspath(index_dir)
+        raise IndexNotFoundError(f"no index at {where}: build one with `rag build PATHS --index {shlex.quote(where)}`") from None
+    except (schema.Unreadable, OSError) as err:  # invalid JSON or UTF-8, a FIFO or device, too large, unreadable
         raise IndexCorruptError(f"{path} is unreadable ({one_line(err)}): {rebuild_hint(index_dir)}") from None
     if not isinstance(manifest, dict):
         raise IndexCorruptError(f"{path} is not an index manifest: {rebuild_hint(index_dir)}")
@@ -124,7 +124,9 @@ def read_manifest(index_dir: str | Path, formats: tuple[int, ...] = (FORMAT_VERS
 
 def _manifest_problem(manifest: dict[str, Any], current: bool = True) -> str:
     """What is wrong with a manifest's fields ("" when nothing is); ``current``: of this format."""
-    data_dir, files, model, counts = (manifest.get(k) for k in ("data_dir", "files", "model", "counts"))
+    if problem := schema.type_problem(manifest):
+        return problem
+    data_dir, files = manifest.get("data_dir"), manifest.get("files")
     if not isinstance(data_dir, str) or not VERSION_NAME.fullmatch(data_dir):
         return "no valid data_dir"
     if not isinstance(files, dict) or not all(
@@ -137,12 +139,6 @@ def _manifest_problem(manifest: dict[str, Any], current: bool = True) -> str:
         return str(err)
     if not all(name in files for name in required if current or not name.startswith("bm25_sentences/")):
         return "data files missing from the file list"
-    if not isinstance(model, dict) or not isinstance(model.get("name"), str):
-        return "no model name"
-    if not isinstance(counts, dict) or not all(isinstance(counts.get(k), int) for k in ("documents", "sentences", "chunks")):
-        return "no valid counts"
-    if not isinstance(manifest.get("documents"), dict) or not isinstance(manifest.get("paths", []), list):
-        return "no valid document list"
     return ""
 
 
@@ -205,7 +201,7 @@ def _load_version(index_dir: str | Path, manifest: dict[str, Any], store: stores
     _verify_files(folder, manifest, index_dir)
     spec = _store_spec(manifest, store, index_dir)
     try:
-        docs = [_document(json.loads(line)) for line in (folder / "documents.jsonl").read_text("utf-8").splitlines()]
+        docs = [_document(json.loads(line)) for line in _json_lines((folder / "documents.jsonl").read_text("utf-8"))]
         sentences = np.load(folder / "sentences.npy", allow_pickle=False)
         chunks = np.load(folder / "chunks.npy", allow_pickle=False)
         data = IndexData(manifest, docs, sentences, chunks, version=folder.name)
@@ -218,6 +214,12 @@ def _load_version(index_dir: str | Path, manifest: dict[str, Any], store: stores
             f"index at {index_dir} is damaged ({one_line(err)}): {rebuild_hint(index_dir, manifest)}"
         ) from None
     return data
+
+
+def _json_lines(text: str) -> list[str]:
+    """The lines of a JSON Lines file, split at "\\n" only: ``str.splitlines`` also splits at
+    U+2028/U+2029/U+0085 and other separators that JSON keeps raw inside strings."""
+    return [line for line in text.split("\n") if line.strip()]
 
 
 def _store_spec(manifest: dict[str, Any], store: stores.StoreSpec | None, index_dir: str | Path) -> stores.StoreSpec:

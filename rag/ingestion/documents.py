@@ -259,7 +259,7 @@ def read_records(path: Path, text: str) -> tuple[list[Document], list[str]]:
     is usable or a JSON file cannot be parsed at all.
     """
     if path.suffix.lower() == ".jsonl":
-        records = [(f"line {n}", _parse_json(line)) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        records = [(f"line {n}", _parse_json(line)) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
     else:
         data = _parse_json(text)
         if isinstance(data, DocumentError):

@@ -156,6 +156,8 @@ class EmbeddedBackend:
         n_chunks, n_sentences = len(layout.chunks), len(layout.sentences)
         if problem := _problem(index, vectors, bm25, sentence_bm25, n_chunks, n_sentences):
             raise Inconsistent(problem)
+        if manifest["model"].get("dim", index.d) != index.d:  # a build reusing these vectors trusts it
+            raise Inconsistent(f"model.dim {manifest['model']['dim']} differs from the vectors' {index.d}")
         sentence_lexical = Bm25sLexical(sentence_bm25, n_sentences) if sentence_bm25 is not None else None
         native = {"faiss_index": index, "sentence_vectors": vectors, "bm25": bm25, "sentence_bm25": sentence_bm25}
         return Stores(FaissVectors(index), ArrayVectors(vectors), Bm25sLexical(bm25, n_chunks), sentence_lexical, native)  # type: ignore[arg-type]
