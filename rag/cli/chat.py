@@ -115,10 +115,7 @@ def format_answer(result: Answer, width: int | None = None) -> str:
     lines: list[str] = []
     if result.abstained:
         lines.append(f"No answer: {result.text}")
-        closest = result.evidence[:CLOSEST]
-        if closest:
-            lines.append("Closest passages (not an answer):")
-            lines += [line for c in closest for line in _source(c, "-")]
+        lines += closest_lines(result)
     else:
         lines.append(result.text)
         if not result.confident:
@@ -132,6 +129,14 @@ def format_answer(result: Answer, width: int | None = None) -> str:
             textwrap.fill(line, width - 1, subsequent_indent=ind, break_on_hyphens=False) for line, ind in zip(lines, indent)
         ]
     return "\n".join(lines) + "\n"
+
+
+def closest_lines(result: Answer) -> list[str]:
+    """An abstention's closest passages (they did not score high enough to answer), or nothing."""
+    closest = result.evidence[:CLOSEST]
+    if not closest:
+        return []
+    return ["Closest passages (not an answer):", *(line for c in closest for line in _source(c, "-"))]
 
 
 def _source(c: Citation, mark: str) -> list[str]:

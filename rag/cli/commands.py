@@ -9,6 +9,7 @@ Environment (read here, at the edge): ``RAG_INDEX`` sets the default index folde
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -101,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=cmd_list)
 
     ask = sub.add_parser("ask", help="answer a question with cited sentences")
-    ask.add_argument("question", nargs="?", help="the question")
+    ask.add_argument("question", nargs="*", help="the question (quotes are optional: rag ask Who met Putin?)")
     ask.add_argument("--batch", metavar="QUESTIONS.jsonl", help='one {"q": ...} (or a plain string) per line')
     ask.add_argument(
         "--mode", choices=MODES, default="hybrid", help="chunk ranking: hybrid (learned, default) or handtuned, dense, bm25"
@@ -223,15 +224,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
         from rag.cli.batch import run_batch
 
         return run_batch(args.batch, args.index, args.mode, store=args.store)
-    if args.question is None:
+    if not args.question:
         raise InputError("give a question, or --batch FILE")
-    result = answer(args.question, index_dir=args.index, mode=args.mode, store=args.store)
+    result = answer(" ".join(args.question), index_dir=args.index, mode=args.mode, store=args.store)
     if args.json:
         _print_json(result.to_dict())
         return 0
     print(result.text)
     for note in result.notices:
         print(f"note: {note}", file=sys.stderr)
+    if result.abstained and result.evidence:
+        from rag.cli.chat import closest_lines
+
+        print("\n".join(closest_lines(result)))
     for c in result.citations:
         print(f"[{c.n}] {c.title}{f' ({c.date})' if c.date else ''} {c.source} chars {c.start}-{c.end}")
     return 0
@@ -268,6 +273,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
     port = port_number(args.port or os.environ.get("RAG_PORT") or "7860")
+    check_port_free(args.host, port)  # at once, before gradio is even imported
     from rag.indexing.manage import recover
 
     for line in recover(args.index):  # finish or roll back a change a crash interrupted
@@ -286,3 +292,22 @@ def port_number(value: str) -> int:
     if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 65535):
         raise InputError(f"--port / RAG_PORT must be a whole number from 1 to 65535, not {value!r}")
     return int(text)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """InputError at once when something already listens on ``host:port`` (often rag itself)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as err:
+            shown = f"[{host}]" if ":" in host else host
+            if err.errno == errno.EADDRINUSE:
+                raise InputError(
+                    f"port {port} on {host} is already in use: rag may already be running there (open http://{shown}:{port}), "
+                    "or start this one with another --port"
+                ) from None
+            raise InputError(f"cannot serve on {host}:{port}: {err.strerror or err}; try another --port or --host") from None
