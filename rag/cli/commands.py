@@ -39,8 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RagError as err:
         print(f"rag: error: {_one_line(str(err))}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print("rag: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(f"rag: interrupted{': ' + str(err) if str(err) else ''}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `rag status | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
