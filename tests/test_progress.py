@@ -44,6 +44,7 @@ def many(tmp_path: Path) -> Path:
 def test_progress_counts_passages_with_an_eta(many: Path, tmp_path: Path) -> None:
     seen: list[str] = []
     build_index([many], tmp_path / "index", embedder=FakeEmbedder(), progress=False, on_progress=lambda f, m: seen.append(m))
+    assert [m for m in seen if m.startswith("reading documents: ")][-1] == "reading documents: 90 of 90 files"
     embedding = [m for m in seen if m.startswith("embedding passages")]
     assert embedding[0] == "embedding passages: 0 of 90"
     assert embedding[1].startswith("embedding passages: 32 of 90, about ") and embedding[1].endswith(" left")

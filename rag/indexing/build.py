@@ -72,7 +72,7 @@ def write_index(
     if not roots:
         raise EmptyIndexError("no documents given: pass files or folders to index")
     _tell(on_progress, 0.0, "reading documents")
-    found, skipped = load_documents(roots)
+    found, skipped = load_documents(roots, _files_read(on_progress))
     docs, skipped = _unique([d for d in found if sources.keeps(d)], skipped)
     if not docs:
         raise EmptyIndexError(f"no supported documents found in {', '.join(roots)}: an index needs at least one document")
@@ -124,6 +124,10 @@ Reporter = Callable[..., None]
 EMBED_SLICE = 32
 """Embedding windows per progress report (sorted by length first, so batches stay compact): one
 batch of the model, so the UI's progress bar moves every few seconds on a large upload."""
+
+
+def _files_read(on_progress: Progress | None) -> Callable[[int, int], None]:  # noqa: D103
+    return lambda done, total: _tell(on_progress, 0.05 * (done / total), f"reading documents: {done} of {total} files")
 
 
 def _tell(on_progress: Progress | None, fraction: float, message: str) -> None:
@@ -364,7 +368,6 @@ def _embed_windows(
 
 
 def _duration(seconds: float) -> str:
-    """Seconds for people: "45 s", "3 min", "1 h 05 min" (tests/test_progress.py)."""
     if seconds < 60:
         return f"{round(seconds)} s"
     minutes = round(seconds / 60)
