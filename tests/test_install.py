@@ -83,3 +83,13 @@ def test_pip_install_from_the_checkout_gives_a_working_rag(tmp_path: Path) -> No
     )
     assert asked.returncode == 0, asked.stderr
     assert "Putin" in asked.stdout and "[1]" in asked.stdout
+
+
+def test_the_readme_leads_with_what_it_is_and_the_commands() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    first = readme[: readme.index("## Set up")]
+    assert len(first.splitlines()) < 40  # one screen: what it is, then the commands
+    assert "bash scripts/start.sh" in first and ". .venv/bin/activate" in first
+    assert "import rag\nrag.build_index" in first and "rag ask Who did" in first and "rag serve" in first
+    assert "## How a question is answered" not in readme  # internals live in docs/
+    assert "## How a question is answered" in (ROOT / "docs" / "ANSWERING.md").read_text("utf-8")
