@@ -73,3 +73,9 @@ class StoreError(RagError):
     """The index's vector/BM25 store (a Milvus server) cannot be reached or refused an operation."""
 
     exit_code = 6
+
+
+class BuildInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a build: ``str(err)`` says the index is unchanged and what was done (one line).
+
+    A KeyboardInterrupt still, so whatever stops on Ctrl-C stops on it."""

@@ -220,7 +220,8 @@ def test_failed_write_keeps_the_last_good_index(
     if "enospc" in failure:
         assert "No space left on device" in str(err.value) and "free disk space" in str(err.value)
     monkeypatch.undo()
-    assert sorted(p.name for p in idx.iterdir()) == before  # nothing half-written left behind
+    # nothing half-written left behind (the vectors already embedded are kept, whole, for the next build)
+    assert sorted(p.name for p in idx.iterdir() if p.name != ".embed-cache") == before
     assert (idx / "manifest.json").read_bytes() == manifest
     assert_answers(idx, version)
     assert build_index([corpus], idx, embedder=real_embedder, progress=False, replace=True).documents == 3

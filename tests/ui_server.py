@@ -26,7 +26,7 @@ def serving(index_dir: Path, **options: Any) -> Iterator[str]:
     """The real app on a free loopback port (``app.launch`` as ``rag serve`` uses it)."""
     demo = app.build_app(index_dir)
     port = free_port()
-    app.launch(demo, "127.0.0.1", port, block=False, **options)
+    app.launch(demo, "127.0.0.1", port, block=False, index_dir=index_dir, **options)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

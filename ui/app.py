@@ -29,7 +29,7 @@ from starlette.middleware import Middleware  # noqa: E402
 from rag.errors import ConfigError  # noqa: E402
 from rag.ingestion.documents import SUPPORTED  # noqa: E402
 
-from . import asking, conversation, handlers, render, security  # noqa: E402
+from . import api, asking, conversation, handlers, render, security  # noqa: E402
 from .login import MIN_PASSWORD_CHARS, Credentials, LoginThrottle  # noqa: E402
 from .script import SCRIPT  # noqa: E402
 from .security import LOOPBACK_NAMES, is_loopback  # noqa: E402, F401 (both part of this module's interface)
@@ -255,20 +255,23 @@ def launch(
     block: bool = True,
     policy: security.HostPolicy | None = None,
     throttle: LoginThrottle | None = None,
+    index_dir: str | Path | None = None,
 ) -> None:
     """Serve ``demo`` on ``host:port`` behind :class:`ui.security.Guard`.
 
     Answers to the Host names of ``policy`` (default: the bind address, loopback and
     ``allowed_hosts``); with ``auth``, failed logins are throttled (default LoginThrottle()).
     ``block=False`` returns once the server is up (tests; stop it with ``demo.close()``).
+    With ``index_dir``, the HTTP API (:mod:`ui.api`) is served beside the UI, behind the same guard.
     """
     policy = policy or security.HostPolicy.for_bind(host, allowed_hosts)
     throttle = (throttle or LoginThrottle()) if auth else None
     guard = Middleware(security.Guard, policy=policy, max_upload_bytes=MAX_UPLOAD_TOTAL, throttle=throttle)
+    routes = [Middleware(api.ApiMount, index_dir=index_dir)] if index_dir is not None else []
     demo.launch(
         server_name=host, server_port=port, share=False, max_file_size=MAX_FILE_SIZE, prevent_thread_lock=True,
         auth=Credentials(*auth) if auth else None, auth_message=AUTH_MESSAGE if auth else None,
-        app_kwargs={"middleware": [guard]}, run_history=False, num_workers=0, quiet=True,
+        app_kwargs={"middleware": [guard, *routes]}, run_history=False, num_workers=0, quiet=True,
         theme=theme(), css=CSS, ssr_mode=False, show_error=False, inbrowser=False,
         mcp_server=False, pwa=False, enable_monitoring=False, js=SCRIPT,
         footer_links=["gradio"],  # no developer Settings panel; the page has its own light/dark switch
@@ -302,7 +305,7 @@ def serve(index_dir: str | Path = "index", host: str = "127.0.0.1", port: int = 
         demo = build_app(index_dir)
         threading.Thread(target=handlers.warm_up, args=(index_dir,), name="warm-up", daemon=True).start()
         try:
-            launch(demo, host, port, auth, allowed)
+            launch(demo, host, port, auth, allowed, index_dir=index_dir)
         except OSError as err:
             reason = err.strerror or "the port is in use or not allowed"  # gradio's own OSError has no strerror
             raise ConfigError(f"cannot serve on {host}:{port}: {reason}; try another --port or --host") from None

@@ -115,16 +115,13 @@ def format_answer(result: Answer, width: int | None = None) -> str:
     lines: list[str] = []
     if result.abstained:
         lines.append(f"No answer: {result.text}")
-        closest = closest_passages(result)
-        if closest:
-            lines.append("Closest passages (not an answer):")
-            lines += [line for c in closest for line in source_lines(c, "-")]
+        lines += closest_lines(result)
     else:
         lines.append(result.text)
         if not result.confident:
             lines.append("(Uncertain: the best passage may not answer exactly; check its source.)")
         lines.append("Sources:")
-        lines += [line for c in result.citations for line in source_lines(c, f"[{c.n}]")]
+        lines += [line for c in result.citations for line in _source(c, f"[{c.n}]")]
     lines += [f"note: {note}" for note in result.notices]
     if width:
         indent = [" " * (len(line) - len(line.lstrip()) + 2) for line in lines]  # continuations under the text
@@ -134,20 +131,17 @@ def format_answer(result: Answer, width: int | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def closest_passages(result: Answer, limit: int = CLOSEST) -> list[Citation]:
-    """An abstention's best evidence that shares a content word with what was searched (none for
-    "Why?" or "What is the capital of Peru?" asked of unrelated documents: they would look like answers)."""
-    from rag.answering.signals import query_tokens
+def closest_lines(result: Answer) -> list[str]:
+    """An abstention's closest passages (they did not score high enough to answer), or nothing."""
+    closest = result.evidence[:CLOSEST]
+    if not closest:
+        return []
+    return ["Closest passages (not an answer):", *(line for c in closest for line in _source(c, "-"))]
 
-    wanted = set(query_tokens(result.query or result.question))
-    return [c for c in result.evidence if wanted & set(query_tokens(c.text))][:limit]
 
-
-def source_lines(c: Citation, mark: str) -> list[str]:
-    """A cited or closest passage: where it is, then its sentence (line breaks inside it shown as
-    spaces; its offsets still point at the text as written)."""
+def _source(c: Citation, mark: str) -> list[str]:
     date = f" ({c.date})" if c.date else ""
-    return [f"  {mark} {c.title or c.doc_id}{date} · {c.source} · chars {c.start}-{c.end}", f"      “{' '.join(c.text.split())}”"]
+    return [f"  {mark} {c.title or c.doc_id}{date} · {c.source} · chars {c.start}-{c.end}", f"      “{c.text}”"]
 
 
 def _say(out: IO[Any], text: str) -> None:

@@ -9,6 +9,7 @@ Environment (read here, at the edge): ``RAG_INDEX`` sets the default index folde
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.errors import ConfigError, InputError, RagError
+from rag.errors import InputError, RagError
 from rag.settings import MODES, BuildOptions
 
 BUNDLED_CORPUS = Path(__file__).resolve().parents[2] / "data"
@@ -38,8 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RagError as err:
         print(f"rag: error: {_one_line(str(err))}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print("rag: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(f"rag: interrupted{': ' + str(err) if str(err) else ''}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `rag status | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -101,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=cmd_list)
 
     ask = sub.add_parser("ask", help="answer a question with cited sentences")
-    ask.add_argument("question", nargs="*", help="the question (quotes optional: rag ask Who met Putin?)")
+    ask.add_argument("question", nargs="*", help="the question (quotes are optional: rag ask Who met Putin?)")
     ask.add_argument("--batch", metavar="QUESTIONS.jsonl", help='one {"q": ...} (or a plain string) per line')
     ask.add_argument(
         "--mode", choices=MODES, default="hybrid", help="chunk ranking: hybrid (learned, default) or handtuned, dense, bm25"
@@ -229,26 +230,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result.to_dict())
         return 0
-    _print_answer(result)
-    return 0
-
-
-def _print_answer(result: Any) -> None:
-    """An answer's text and sources; an abstention's closest passages that share a word with the
-    question, marked as not an answer (as in `rag chat` and the UI)."""
-    from rag.cli.chat import closest_passages, source_lines
-
     print(result.text)
-    if not result.abstained and not result.confident:
-        print("(Uncertain: the best passage may not answer exactly; check its source.)")
     for note in result.notices:
         print(f"note: {note}", file=sys.stderr)
+    if result.abstained and result.evidence:
+        from rag.cli.chat import closest_lines
+
+        print("\n".join(closest_lines(result)))
     for c in result.citations:
         print(f"[{c.n}] {c.title}{f' ({c.date})' if c.date else ''} {c.source} chars {c.start}-{c.end}")
-    closest = closest_passages(result) if result.abstained else []
-    if closest:
-        print("Closest passages (not an answer):")
-        print("\n".join(line for c in closest for line in source_lines(c, "-")))
+    return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -282,32 +273,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
     port = port_number(args.port or os.environ.get("RAG_PORT") or "7860")
-    port_free(args.host, port)
+    check_port_free(args.host, port)  # at once, before gradio is even imported
     from rag.indexing.manage import recover
 
     for line in recover(args.index):  # finish or roll back a change a crash interrupted
         print(f"note: {line}", file=sys.stderr)
     serve(index_dir=args.index, host=args.host, port=port)
     return 0
-
-
-def port_free(host: str, port: int) -> None:
-    """ConfigError at once when ``port`` on ``host`` is taken (Gradio would retry for seconds, then
-    fail with a stack trace); the likeliest owner is another `rag serve`."""
-    import socket
-
-    try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    except OSError as err:
-        raise ConfigError(f"--host {host!r} is not an address of this machine ({err})") from None
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.bind((host, port))
-    except OSError as err:
-        raise ConfigError(
-            f"port {port} on {host} is in use ({err.strerror or err}): rag may already be running there; "
-            f"open http://{host}:{port} or pick another with --port"
-        ) from None
 
 
 def port_number(value: str) -> int:
@@ -320,3 +292,22 @@ def port_number(value: str) -> int:
     if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 65535):
         raise InputError(f"--port / RAG_PORT must be a whole number from 1 to 65535, not {value!r}")
     return int(text)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """InputError at once when something already listens on ``host:port`` (often rag itself)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as err:
+            shown = f"[{host}]" if ":" in host else host
+            if err.errno == errno.EADDRINUSE:
+                raise InputError(
+                    f"port {port} on {host} is already in use: rag may already be running there (open http://{shown}:{port}), "
+                    "or start this one with another --port"
+                ) from None
+            raise InputError(f"cannot serve on {host}:{port}: {err.strerror or err}; try another --port or --host") from None

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from rag.errors import EmptyIndexError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.errors import BuildInterrupted, EmptyIndexError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.indexing import commit, store, stores
 from rag.indexing.embedding import Embedder, SentenceTransformerEmbedder
 from rag.indexing.lexical import BM25_STEMMER, QUESTION_WORDS_VERSION
+from rag.indexing.resume import VectorCache
 from rag.indexing.sources import Sources
 from rag.indexing.stores.base import Change, DocumentRows
 from rag.ingestion.chunking import chunk_sentences, chunk_text, embedding_text
@@ -71,7 +72,7 @@ def write_index(
     if not roots:
         raise EmptyIndexError("no documents given: pass files or folders to index")
     _tell(on_progress, 0.0, "reading documents")
-    found, skipped = load_documents(roots)
+    found, skipped = load_documents(roots, _files_read(on_progress))
     docs, skipped = _unique([d for d in found if sources.keeps(d)], skipped)
     if not docs:
         raise EmptyIndexError(f"no supported documents found in {', '.join(roots)}: an index needs at least one document")
@@ -83,12 +84,16 @@ def write_index(
     counts = _diff({d.key: d.id for d in reusable.docs} if reusable else {}, {d.key: d.id for d in docs})
     if reusable is not None and _unchanged(old, settings, sources, counts) and stores.spec_of(old.manifest) == spec:  # type: ignore[union-attr]
         return _report(index_path, reusable, counts, started, skipped, changed=False)
-    parts = _parts(docs, reusable, emb, opts, _reporter(on_progress, opts.progress))
+    cache = VectorCache(
+        index_path, {k: str(settings[k]) for k in ("model", "weights_sha256", "embedding", "max_sentence_tokens")}
+    )
+    parts = _parts(docs, reusable, emb, opts, _reporter(on_progress, opts.progress), cache)
     data = assemble(docs, parts, reusable, spec, _manifest(docs, emb, settings, sources, _dim(parts, emb)))
     if old is not None:
         data.manifest["previous"] = old.version
     _tell(on_progress, 0.97, "saving the new index version")
     commit.save(index_path, data)
+    cache.clear()  # committed: the vectors are in the index now
     _tell(on_progress, 1.0, "done")
     return _report(index_path, data, counts, started, skipped, changed=True)
 
@@ -115,9 +120,14 @@ def _unchanged(old: store.IndexData | None, settings: dict[str, Any], sources: S
 
 
 Progress = Callable[[float, str], None]
+Reporter = Callable[..., None]
 EMBED_SLICE = 32
 """Embedding windows per progress report (sorted by length first, so batches stay compact): one
 batch of the model, so the UI's progress bar moves every few seconds on a large upload."""
+
+
+def _files_read(on_progress: Progress | None) -> Callable[[int, int], None]:  # noqa: D103
+    return lambda done, total: _tell(on_progress, 0.05 * (done / total), f"reading documents: {done} of {total} files")
 
 
 def _tell(on_progress: Progress | None, fraction: float, message: str) -> None:
@@ -131,11 +141,11 @@ def _reporter(on_progress: Progress | None, bar: bool) -> Progress:
 
     state: dict[str, Any] = {}
 
-    def report(fraction: float, message: str) -> None:
-        if bar and sys.stderr.isatty():
-            state.setdefault("bar", tqdm(total=100, desc="Embedding", unit="%"))
-            state["bar"].update(round(fraction * 100) - state["bar"].n)
-            if fraction >= 1:
+    def report(fraction: float, message: str, done: int = -1, total: int = 0) -> None:
+        if bar and total and sys.stderr.isatty():  # passages embedded of total; tqdm's ETA from the rate so far
+            state.setdefault("bar", tqdm(total=total, desc="Embedding passages", unit="passage", initial=max(done, 0)))
+            state["bar"].update(done - state["bar"].n)
+            if done >= total:
                 state["bar"].close()
         _tell(on_progress, 0.05 + 0.85 * fraction, message)
 
@@ -204,12 +214,12 @@ def _diff(old: dict[str, str], new: dict[str, str]) -> dict[str, int]:
 
 
 def _parts(
-    docs: list[Document], old: store.IndexData | None, emb: Embedder, opts: BuildOptions, report: Progress
+    docs: list[Document], old: store.IndexData | None, emb: Embedder, opts: BuildOptions, report: Reporter, cache: VectorCache
 ) -> dict[str, Parts]:
     """Every document's parts: unchanged ones from the previous version, the others split and embedded."""
     parts = _reused_parts(old, {d.id for d in docs}) if old else {}
     fresh = [d for d in docs if d.id not in parts]
-    parts.update(_new_parts(fresh, emb, opts, report))
+    parts.update(_new_parts(fresh, emb, opts, report, cache))
     report(1.0, "building the keyword (BM25) indexes")
     return parts
 
@@ -287,7 +297,9 @@ def _reused_parts(old: store.IndexData, wanted: set[str]) -> dict[str, Parts]:
     return out
 
 
-def _new_parts(docs: Sequence[Document], emb: Embedder, opts: BuildOptions, report: Progress) -> dict[str, Parts]:
+def _new_parts(
+    docs: Sequence[Document], emb: Embedder, opts: BuildOptions, report: Reporter, cache: VectorCache
+) -> dict[str, Parts]:
     """Split, chunk and embed new documents (one batched embedding pass over all of them).
 
     Sentences are embedded once each, in the context of a sentence-aligned window that the
@@ -303,7 +315,7 @@ def _new_parts(docs: Sequence[Document], emb: Embedder, opts: BuildOptions, repo
             offset = len(text) - len(w.text)
             texts.append(text)
             spans.append([(s.start - w.start + offset, s.end - w.start + offset) for s in sents[w.first : w.last]])
-    span_vecs = _embed_windows(emb, texts, spans, report)
+    span_vecs = _embed_windows(emb, texts, spans, report, cache)
     out, i = {}, 0
     for doc, sents, chunks, windows in prepared:
         sent_vecs = np.vstack(span_vecs[i : i + len(windows)]) if windows else np.zeros((0, emb.dim), np.float32)
@@ -319,19 +331,47 @@ def _new_parts(docs: Sequence[Document], emb: Embedder, opts: BuildOptions, repo
     return out
 
 
-def _embed_windows(emb: Embedder, texts: list[str], spans: list[list[tuple[int, int]]], report: Progress) -> list[np.ndarray]:
-    """Sentence vectors of every window, embedded in slices so progress can be reported."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+def _embed_windows(
+    emb: Embedder, texts: list[str], spans: list[list[tuple[int, int]]], report: Reporter, cache: VectorCache
+) -> list[np.ndarray]:
+    """Sentence vectors of every window, embedded in slices so progress (with an ETA from the first
+    slice) can be reported; windows an interrupted build already embedded come from ``cache``."""
     out: list[np.ndarray] = [np.zeros(0)] * len(texts)
-    report(0.0, f"embedding passages: 0 of {len(order)}")  # splitting is over: say what runs now
-    for start in range(0, len(order), EMBED_SLICE):
-        part = order[start : start + EMBED_SLICE]
-        _, vecs = emb.embed_spans([texts[i] for i in part], [spans[i] for i in part])
-        for i, v in zip(part, vecs):
-            out[i] = v
-        done = min(start + EMBED_SLICE, len(order))
-        report(done / len(order), f"embedding passages: {done} of {len(order)}")
+    todo = []
+    for i in range(len(texts)):
+        kept = cache.get(texts[i], spans[i])
+        if kept is None:
+            todo.append(i)
+        else:
+            out[i] = kept
+    order, total, reused = sorted(todo, key=lambda i: len(texts[i])), len(texts), len(texts) - len(todo)
+    resumed = f" ({reused} kept from an interrupted build)" if reused else ""
+    report(reused / max(total, 1), f"embedding passages: {reused} of {total}{resumed}", reused, total)
+    started = time.perf_counter()
+    try:
+        for start in range(0, len(order), EMBED_SLICE):
+            part = order[start : start + EMBED_SLICE]
+            _, vecs = emb.embed_spans([texts[i] for i in part], [spans[i] for i in part])
+            for i, v in zip(part, vecs):
+                out[i] = v
+                cache.put(texts[i], spans[i], v)
+            done = min(start + EMBED_SLICE, len(order))
+            left = (time.perf_counter() - started) / done * (len(order) - done)
+            eta = f", about {_duration(left)} left" if done < len(order) else ""
+            report((reused + done) / total, f"embedding passages: {reused + done} of {total}{eta}", reused + done, total)
+    except KeyboardInterrupt:
+        embedded = reused + sum(1 for i in order if len(out[i]))
+        raise BuildInterrupted(
+            f"the index is unchanged; {embedded} of {total} passages were embedded and are kept: the next build resumes from them"
+        ) from None
     return out
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{round(seconds)} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def split_and_chunk(doc: Document, emb: Embedder, opts: BuildOptions) -> tuple[list[Sentence], list[Chunk], list[Chunk]]:

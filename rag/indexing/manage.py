@@ -186,6 +186,8 @@ def _find_document(target: str, path: str, index_path: Path) -> Any:
     found = [d for d in docs if d.key == path or file_of(d.key) == path]
     if not found and len(target) >= 6:
         found = [d for d in docs if d.id.startswith(target.strip().lower())]
+    if not found and target.strip() and Path(target).name == target:  # a file's name alone: "notes.txt"
+        found = [d for d in docs if Path(file_of(d.key)).name == target.strip()]
     if len(found) != 1:
         what = "matches several documents" if found else "matches no document, remembered path or upload"
         raise InputError(f"{target!r} {what} in {index_path}: see `rag list --index {shlex.quote(str(index_path))}`")

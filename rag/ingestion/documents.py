@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,17 +138,23 @@ def walk(folder: Path) -> tuple[list[Path], list[str]]:
     return sorted(files), problems
 
 
-def load_documents(paths: Iterable[str | Path]) -> tuple[list[Document], list[str]]:
+def load_documents(
+    paths: Iterable[str | Path], on_file: Callable[[int, int], None] | None = None
+) -> tuple[list[Document], list[str]]:
     """Read every supported document under ``paths``.
 
     Returns ``(documents, skipped)`` where ``skipped`` holds one-line reasons for what could not
     be used: files found while walking folders, folders that could not be listed, and single
     records of JSON / JSON Lines files (with their line or record number). A file named
     explicitly that yields no document at all raises :class:`DocumentError` instead.
+    ``on_file(files read, files found)`` is called after each file.
     """
     docs: list[Document] = []
     skipped: list[str] = []
-    for path, explicit in iter_files(paths, skipped):
+    files = list(iter_files(paths, skipped))
+    for done, (path, explicit) in enumerate(files):
+        if on_file is not None and done:
+            on_file(done, len(files))
         try:
             found, bad_records = read_file_report(path)
         except DocumentError as err:
@@ -158,6 +164,8 @@ def load_documents(paths: Iterable[str | Path]) -> tuple[list[Document], list[st
             continue
         docs.extend(found)
         skipped.extend(bad_records)
+    if on_file is not None and files:
+        on_file(len(files), len(files))
     return docs, skipped
 
 
