@@ -151,8 +151,8 @@ def test_citations_copy_abstention_and_reload_on_a_desktop(server: str, browser)
     _shot(page, "trust-desktop-1-cited-card")
 
     # Copy gives plain text: the answer with [1], then the numbered source.
-    page.locator("#chat .bot").first.hover()
-    page.locator("#chat .message-buttons-left button[aria-label='Copy message']").first.click()
+    page.locator("#chat .bot").first.locator("a.copy-msg").click()
+    page.wait_for_timeout(300)
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == f"{RUSSIA} [1]\n\nSources:\n[1] {TITLE} (2024-01-01): {RUSSIA}"
     labels = page.locator("#chat [data-testid='bot']").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
@@ -221,8 +221,8 @@ def test_contrast_focus_settings_and_long_questions(server: str, browser) -> Non
     assert page.locator("#chat button[aria-label='Clear']").is_hidden()
     # A copied question is the question as typed, not its HTML.
     _ask(page, 'What did "R&D <weapons>" tests show?')
-    page.locator("#chat .user").last.hover()
-    page.locator("#chat .message-buttons-right button[aria-label='Copy message']").last.click()
+    page.locator("#chat .user").last.locator("a.copy-msg").click()
+    page.wait_for_timeout(300)
     assert page.evaluate("navigator.clipboard.readText()") == 'What did "R&D <weapons>" tests show?'
     # A pasted question over 2000 characters is not cut silently: the user is told, and the cut one is shown.
     long = " ".join(["Who did Kim Jong Un meet in Russia and what did they discuss?"] * 40)

@@ -302,7 +302,9 @@ def test_a_stored_conversation_comes_back_and_bad_storage_is_ignored(article_ind
     assert again == chat and panel == sources and kept == turns
     broken = [{"question": "x"}, 5, {**stored[0], "citations": [{"n": "<b>"}]}, stored[1]]
     again, panel, kept = asking.restore(broken, article_index)
-    assert kept == [stored[1]] and [m["content"] for m in again][0] == "What is the tallest mountain in Africa?"
+    assert kept == [stored[1]] and [m["content"] for m in again][0] == conversation.question_html(
+        "What is the tallest mountain in Africa?"
+    )
     assert asking.restore("not a list", article_index) == ([], conversation.empty_sources_html(), [])
 
 
@@ -327,7 +329,9 @@ def test_a_long_question_is_cut_with_a_notice_and_only_the_cut_one_is_kept() -> 
     huge = "word " * 1_000_000  # 5 MB pasted
     with pytest.warns(UserWarning, match="only its first 2000 characters are asked"):
         box, chat, pending = asking.queue_question(huge, [])
-    assert len(pending) == 1999 and pending == ("word " * 400)[:1999] and chat[-1]["content"] == pending
+    assert (
+        len(pending) == 1999 and pending == ("word " * 400)[:1999] and chat[-1]["content"] == conversation.question_html(pending)
+    )
 
 
 def test_a_mixed_upload_indexes_the_good_files_and_reports_each_bad_one(article_index: Path, tmp_path: Path) -> None:

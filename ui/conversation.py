@@ -98,17 +98,28 @@ def chat_messages(answers: Sequence[Answer]) -> list[dict[str, str]]:
     """The chat (question, answer, ...) of a conversation."""
     out = []
     for turn, result in enumerate(answers):
-        out.append({"role": "user", "content": esc(result.question)})
+        out.append({"role": "user", "content": question_html(result.question)})
         out.append({"role": "assistant", "content": chat_answer_html(result, turn)})
     return out
+
+
+def question_html(question: str) -> str:
+    """The user's message: the question and its own Copy link (Gradio's copy button copied the
+    wrong message once a chat had several turns, so it is hidden; ui.script copies this one)."""
+    return f'<span class="q-text">{esc(question)}</span>{COPY_LINK}'
+
+
+COPY_LINK = '<a class="copy-msg" href="#copy" title="Copy this message"></a>'
+"""Empty on purpose: its "Copy" comes from CSS (``::after``), so the message's text, which
+screen readers and tests read, stays the text of the message alone."""
 
 
 def chat_answer_html(result: Answer, turn: int = 0) -> str:
     """The assistant's message: the answer with each ``[n]`` a link to its source card, and a link
     to the answer's sources; an abstention says so and offers the closest passages as a possible
     answer to open. ``data-copy`` holds the plain text the copy button gives (:func:`copy_text`)."""
-    copy = f'data-copy="{esc(copy_text(result))}"'  # the chat's sanitizer keeps classes and links only
-    to_sources = _to_sources(turn, len(cited(result)))
+    copy = f'data-copy="{esc(copy_text(result))}"'  # kept in the raw message (the page's DOM drops data-*)
+    to_sources = _to_sources(turn, len(cited(result)), with_copy=not result.abstained)
     if result.abstained:
         possible = closest(result)
         offer = (
@@ -121,7 +132,7 @@ def chat_answer_html(result: Answer, turn: int = 0) -> str:
         )
         return (
             f'<div class="chat-abstain turn-{turn}" {copy}><strong>{NOT_FOUND}.</strong> {esc(result.text)}'
-            f" No passage answers it well enough to quote as an answer.{offer}</div>"
+            f" No passage answers it well enough to quote as an answer.{offer}{_to_sources(turn, 0)}</div>"
         )
     known = {c.n for c in result.citations}
     unsure = (
@@ -151,10 +162,13 @@ def _cite_link(n: int, turn: int) -> str:
     return f'<a class="cite-n" href="#src-{turn}-{n}">[{n}]</a>'
 
 
-def _to_sources(turn: int, count: int) -> str:
+def _to_sources(turn: int, count: int, with_copy: bool = True) -> str:
+    """The answer's footer: its own Copy (of the plain text its panel section carries) and, when
+    it has sources, the link down to them."""
+    copy = f'<a class="copy-msg" href="#copy-{turn}" title="Copy this answer"></a>' if with_copy else ""
     if not count:
-        return ""
-    return f'<div class="answer-foot"><a class="to-sources" href="#sources-{turn}">Sources ({count}) ↓</a></div>'
+        return f'<div class="answer-foot">{copy}</div>'
+    return f'<div class="answer-foot"><a class="to-sources" href="#sources-{turn}">Sources ({count}) ↓</a>{copy}</div>'
 
 
 def copy_text(result: Answer) -> str:
@@ -206,7 +220,11 @@ def turn_html(result: Answer, docs: Mapping[str, Document], turn: int, current: 
     else:
         body = document_groups_html(result.citations, docs)
     shown = " current" if current else ""
-    return f'<section class="turn-sources{shown}" data-turn="{turn}" aria-label="Sources of answer {turn + 1}">{head}{body}</section>'
+    copy = esc(copy_text(result))  # what the answer's Copy link gives (the chat keeps no data-*)
+    return (
+        f'<section class="turn-sources{shown}" data-turn="{turn}" data-copy="{copy}" '
+        f'aria-label="Sources of answer {turn + 1}">{head}{body}</section>'
+    )
 
 
 def sources_html(result: Answer, docs: Mapping[str, Document]) -> str:
