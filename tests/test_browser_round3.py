@@ -56,3 +56,29 @@ def test_each_message_of_a_three_turn_chat_copies_itself(server: str, browser) -
     assert copied[1] == f"{RUSSIA} [1]\n\nSources:\n[1] {TITLE} (2024-01-01): {RUSSIA}"
     assert len(set(copied)) == 6  # no message copies another
     page.context.close()
+
+
+def test_an_abstention_says_not_found_once_and_hides_unrelated_passages(server: str, browser) -> None:  # noqa: F811
+    page = _page(browser, server, DESKTOP)
+    page.locator("#new-conversation").click()
+    _ask(page, "What is the capital of Peru?")
+    message = page.locator("#chat .bot .chat-abstain")
+    assert message.inner_text().count("ot found") == 1 and "do not answer" not in message.inner_text()
+    # Nothing shares a word with the question: no passages, no [n], in the chat or the panel.
+    assert message.locator("a.cite-n").count() == 0 and message.locator("details").count() == 0
+    panel = page.locator("#sources .turn-sources.current")
+    assert panel.inner_text().count("ot found") == 1 and panel.locator(".src-card").count() == 0
+    # A related miss offers the closest passages, collapsed and labelled as not an answer.
+    _ask(page, "What is the population of North Korea?")
+    message = page.locator("#chat .bot").last.locator(".chat-abstain")
+    assert message.inner_text().count("ot found") == 1
+    offer = message.locator("details.possible-answer")
+    assert offer.locator("summary").inner_text() == "Closest passages (not an answer)"
+    assert offer.get_attribute("open") is None and not offer.locator("a.cite-n").first.is_visible()
+    folded = page.locator("#sources .turn-sources.current details.closest-passages")
+    assert folded.get_attribute("open") is None and folded.locator("summary").inner_text() == "Closest passages (not an answer)"
+    # Opened and followed, a passage's [n] opens the panel's folded cards at its card.
+    offer.locator("summary").click()
+    offer.locator("a.cite-n").first.click()
+    assert folded.get_attribute("open") is not None and folded.locator('.src-card[data-cites~="1"]').is_visible()
+    page.context.close()

@@ -25,6 +25,7 @@ CLOSEST = 3
 MAX_TURNS = 50
 """Turns kept (in the page and in browser storage); older ones are dropped first."""
 NOT_FOUND = "Not found in your documents"
+CLOSEST_LABEL = "Closest passages (not an answer)"
 _MARKER = re.compile(r"\[(\d+)\]")
 _CITATION_FIELDS = tuple(f.name for f in fields(Citation))
 
@@ -35,6 +36,7 @@ def turn_record(result: Answer) -> dict[str, Any]:
         "question": result.question,
         "text": result.text,
         "abstained": result.abstained,
+        "query": result.query,
         "confident": result.confident,
         "citations": [asdict(c) for c in result.citations],
         "evidence": [asdict(c) for c in result.evidence[:CLOSEST]],
@@ -56,7 +58,7 @@ def answers_from(records: Any) -> list[Answer]:
                     citations=[_citation(c) for c in record["citations"]],
                     evidence=[_citation(c) for c in record["evidence"]],
                     abstained=bool(record["abstained"]),
-                    query="",
+                    query=record["query"] if isinstance(record.get("query"), str) else "",
                     confident=record.get("confident", True) is not False,
                 )
             )
@@ -82,8 +84,13 @@ def _citation(data: Any) -> Citation:
 
 
 def closest(result: Answer) -> list[Citation]:
-    """An abstention's closest passages, numbered 1.. as a possible answer."""
-    return [replace(c, n=i) for i, c in enumerate(result.evidence[:CLOSEST], 1)]
+    """An abstention's closest passages, numbered 1..; none when they share no content word with
+    the question (unrelated passages would only look like an answer)."""
+    from rag.indexing.lexical import terms
+
+    asked = set(terms(f"{result.question} {result.query}"))
+    related = [c for c in result.evidence[:CLOSEST] if asked & set(terms(c.text))]
+    return [replace(c, n=i) for i, c in enumerate(related, 1)]
 
 
 def cited(result: Answer) -> list[Citation]:
@@ -123,17 +130,13 @@ def chat_answer_html(result: Answer, turn: int = 0) -> str:
     if result.abstained:
         possible = closest(result)
         offer = (
-            f'<details class="possible-answer"><summary>Possible answer: the {len(possible)} closest passage'
-            f"{'' if len(possible) == 1 else 's'} (check them)</summary><p>"
+            f'<details class="possible-answer"><summary>{CLOSEST_LABEL}</summary><p>'
             + " ".join(f"{esc(c.text)}{_cite_link(c.n, turn)}" for c in possible)
             + f"</p>{to_sources}</details>"
             if possible
             else ""
-        )
-        return (
-            f'<div class="chat-abstain turn-{turn}" {copy}><strong>{NOT_FOUND}.</strong> {esc(result.text)}'
-            f" No passage answers it well enough to quote as an answer.{offer}{_to_sources(turn, 0)}</div>"
-        )
+        )  # collapsed: they are not an answer, and must not look like one
+        return f'<div class="chat-abstain turn-{turn}" {copy}><strong>{NOT_FOUND}.</strong>{offer}{_to_sources(turn, 0)}</div>'
     known = {c.n for c in result.citations}
     unsure = (
         ""
@@ -175,7 +178,7 @@ def copy_text(result: Answer) -> str:
     """Plain text of an answer for the clipboard: the answer with its ``[n]`` markers, then the
     numbered sources (title, date, sentence). An abstention gives the notice and its closest passages."""
     if result.abstained:
-        head, label, sources = f"{NOT_FOUND}. {result.text}", "Closest passages (a possible answer):", closest(result)
+        head, label, sources = f"{NOT_FOUND}.", f"{CLOSEST_LABEL}:", closest(result)
     else:
         head, label, sources = result.text, "Sources:", list(result.citations)
     if not sources:
@@ -205,17 +208,11 @@ def turn_html(result: Answer, docs: Mapping[str, Document], turn: int, current: 
         f'<a class="to-answer" href="#chat" data-turn="{turn}">↑ back to the answer</a>{question}</div>'
     )
     if result.abstained:
-        possible = closest(result)
-        cards = document_groups_html(possible, docs, "closest")
+        cards = document_groups_html(closest(result), docs, "closest")
         body = (
             f'<div class="abstain-box" role="status"><strong>{NOT_FOUND}</strong>'
-            "<p>No passage answers this question well enough to quote as an answer. The closest passages "
-            "below may still answer it: read them, rephrase the question, or add a document that covers it.</p></div>"
-            + (
-                f'<div class="sources-title">Possible answer: the closest passages</div>{cards}'
-                if cards
-                else '<p class="src-meta">Nothing in the index came close.</p>'
-            )
+            "<p>Rephrase the question, or add a document that covers it.</p></div>"
+            + (f'<details class="closest-passages"><summary>{CLOSEST_LABEL}</summary>{cards}</details>' if cards else "")
         )
     else:
         body = document_groups_html(result.citations, docs)

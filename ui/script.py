@@ -121,6 +121,8 @@ SCRIPT = r"""
     const s = showTurn(turn);
     const goal = (n && card(turn, n)) || s;
     if (!goal) return;
+    const folded = goal.closest("details");
+    if (folded) folded.open = true;  // closest passages are collapsed until asked for
     goal.scrollIntoView({ block: n ? "center" : "start" });
     goal.focus({ preventScroll: true });
     flash(goal);

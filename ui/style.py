@@ -64,7 +64,7 @@ a.cite-n:hover { text-decoration: underline; }
   background: #111827; color: #f9fafb; box-shadow: 0 4px 16px rgba(0, 0, 0, 0.25); pointer-events: none; }
 #cite-preview .tip-title { font-weight: 600; margin-bottom: 0.25rem; }
 .possible-answer { margin-top: 0.45rem; }
-.possible-answer summary { cursor: pointer; font-weight: 600; }
+.possible-answer summary, .closest-passages summary { cursor: pointer; font-weight: 600; }
 .possible-answer p { margin: 0.35rem 0 0; }
 .abstain-box { border-left: 4px solid #d97706; background: rgba(217, 119, 6, 0.12); padding: 0.6rem 0.8rem;
   border-radius: 6px; margin-bottom: 0.8rem; }
