@@ -151,21 +151,17 @@ def test_citations_copy_abstention_and_reload_on_a_desktop(server: str, browser)
     _shot(page, "trust-desktop-1-cited-card")
 
     # Copy gives plain text: the answer with [1], then the numbered source.
-    page.locator("#chat .bot").first.hover()
-    page.locator("#chat .message-buttons-left button[aria-label='Copy message']").first.click()
+    page.locator("#chat .bot").first.locator("a.copy-msg").click()
+    page.wait_for_timeout(300)
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == f"{RUSSIA} [1]\n\nSources:\n[1] {TITLE} (2024-01-01): {RUSSIA}"
     labels = page.locator("#chat [data-testid='bot']").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
     assert labels[0] == f"Answer: {RUSSIA}[1]\nSources (1) ↓" and all("<" not in x for x in labels)
 
-    # An abstention is no dead end: its closest passages are offered as a possible answer to open.
+    # An off-topic question says "not found" once, with no unrelated passages dressed as an answer.
     _ask(page, "What is the tallest mountain in Africa?")
-    offer = page.locator("#chat .bot .chat-abstain details.possible-answer")
-    assert offer.locator("summary").inner_text() == "Possible answer: the 3 closest passages (check them)"
-    offer.locator("summary").click()
-    offer.locator("a.cite-n").first.click()
-    closest = page.locator('#sources .turn-sources.current .src-card.closest[data-cites~="1"]')
-    assert _in_viewport(page, closest) and "Possible answer: the closest passages" in page.locator("#sources").inner_text()
+    assert page.locator("#chat .bot .chat-abstain").inner_text().startswith("Not found in your documents.")
+    assert page.locator("#chat .bot .chat-abstain a.cite-n").count() == 0
     _shot(page, "trust-desktop-2-abstention")
 
     # A reload, and the dark-mode switch, keep the conversation; New conversation starts afresh.
@@ -221,8 +217,8 @@ def test_contrast_focus_settings_and_long_questions(server: str, browser) -> Non
     assert page.locator("#chat button[aria-label='Clear']").is_hidden()
     # A copied question is the question as typed, not its HTML.
     _ask(page, 'What did "R&D <weapons>" tests show?')
-    page.locator("#chat .user").last.hover()
-    page.locator("#chat .message-buttons-right button[aria-label='Copy message']").last.click()
+    page.locator("#chat .user").last.locator("a.copy-msg").click()
+    page.wait_for_timeout(300)
     assert page.evaluate("navigator.clipboard.readText()") == 'What did "R&D <weapons>" tests show?'
     # A pasted question over 2000 characters is not cut silently: the user is told, and the cut one is shown.
     long = " ".join(["Who did Kim Jong Un meet in Russia and what did they discuss?"] * 40)

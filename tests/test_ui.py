@@ -136,16 +136,16 @@ def test_answer_sources_highlight_the_cited_sentence_in_its_paragraph(article_in
 
 
 def test_abstention_looks_different_and_shows_closest_passages(article_index: Path) -> None:
-    result = answer("What is the tallest mountain in Africa?", index_dir=article_index)
+    result = answer("What is the population of North Korea?", index_dir=article_index)
     assert result.abstained
     docs = handlers.documents_by_id(article_index, {e.doc_id for e in result.evidence})
     html = conversation.sources_html(result, docs)
-    assert "Not found in your documents" in html and "Possible answer: the closest passages" in html
+    assert "Not found in your documents" in html and "<summary>Closest passages (not an answer)</summary>" in html
     assert 'class="cited"' not in html and html.count('<mark class="closest">') == 3
     cites = [set(c.split()) for c in re.findall(r'data-cites="([^"]*)"', html)]
     assert set().union(*cites) == {"1", "2", "3"}  # each closest passage has a card its [n] can reach
     chat = conversation.chat_answer_html(result, turn=0)
-    assert '<div class="chat-abstain turn-0"' in chat and "Possible answer: the 3 closest passages" in chat
+    assert '<div class="chat-abstain turn-0"' in chat and "<summary>Closest passages (not an answer)</summary>" in chat
     assert all(f'href="#src-0-{n}">[{n}]</a>' in chat for n in (1, 2, 3))
     assert render.esc(result.evidence[0].text) in chat.split("<details", 1)[1]
 
@@ -302,7 +302,9 @@ def test_a_stored_conversation_comes_back_and_bad_storage_is_ignored(article_ind
     assert again == chat and panel == sources and kept == turns
     broken = [{"question": "x"}, 5, {**stored[0], "citations": [{"n": "<b>"}]}, stored[1]]
     again, panel, kept = asking.restore(broken, article_index)
-    assert kept == [stored[1]] and [m["content"] for m in again][0] == "What is the tallest mountain in Africa?"
+    assert kept == [stored[1]] and [m["content"] for m in again][0] == conversation.question_html(
+        "What is the tallest mountain in Africa?"
+    )
     assert asking.restore("not a list", article_index) == ([], conversation.empty_sources_html(), [])
 
 
@@ -316,18 +318,22 @@ def test_copy_text_is_plain_with_markers_and_numbered_sources(script_doc: Docume
     chat = conversation.chat_answer_html(result)
     assert 'data-copy="The lamp burned whale oil until 1921. [1]&#10;' not in chat  # newlines kept as is
     assert f'data-copy="{render.esc(conversation.copy_text(result))}"' in chat
-    abstained = Answer("Who?", "The indexed documents do not answer this question.", [], [replace(c, n=0)], True, "Who?")
+    abstained = Answer("What lamp?", "The indexed documents do not answer this question.", [], [replace(c, n=0)], True, "")
     assert conversation.copy_text(abstained) == (
-        "Not found in your documents. The indexed documents do not answer this question.\n\n"
-        "Closest passages (a possible answer):\n[1] Zorblat <lighthouse> (2024-02-03): The lamp burned whale oil until 1921."
+        "Not found in your documents.\n\n"
+        "Closest passages (not an answer):\n[1] Zorblat <lighthouse> (2024-02-03): The lamp burned whale oil until 1921."
     )
+    unrelated = replace(abstained, question="Who?")  # no content word shared: no passages offered
+    assert conversation.copy_text(unrelated) == "Not found in your documents." and not conversation.closest(unrelated)
 
 
 def test_a_long_question_is_cut_with_a_notice_and_only_the_cut_one_is_kept() -> None:
     huge = "word " * 1_000_000  # 5 MB pasted
     with pytest.warns(UserWarning, match="only its first 2000 characters are asked"):
         box, chat, pending = asking.queue_question(huge, [])
-    assert len(pending) == 1999 and pending == ("word " * 400)[:1999] and chat[-1]["content"] == pending
+    assert (
+        len(pending) == 1999 and pending == ("word " * 400)[:1999] and chat[-1]["content"] == conversation.question_html(pending)
+    )
 
 
 def test_a_mixed_upload_indexes_the_good_files_and_reports_each_bad_one(article_index: Path, tmp_path: Path) -> None:

@@ -164,7 +164,7 @@ def _chatbot() -> gr.Chatbot:
         allow_tags=False,
         latex_delimiters=[],
         feedback_options=None,
-        buttons=["copy"],  # copies plain text with [n] markers and the sources (ui.script)
+        buttons=[],  # Gradio's copy button copied the wrong message; each message has its own Copy (ui.script)
         placeholder="Ask a question below. Answers quote your documents; nothing is made up.",
     )
 

@@ -39,7 +39,7 @@ def queue_question(question: str | None, chat: list[dict[str, Any]] | None) -> t
         return gr.skip(), chat, ""
     if cut:
         warn(f"Your question is longer than {limit} characters: only its first {limit} characters are asked.")
-    return "", [*chat, {"role": "user", "content": render.esc(text)}], text
+    return "", [*chat, {"role": "user", "content": conversation.question_html(text)}], text
 
 
 def respond(

@@ -25,6 +25,7 @@ CLOSEST = 3
 MAX_TURNS = 50
 """Turns kept (in the page and in browser storage); older ones are dropped first."""
 NOT_FOUND = "Not found in your documents"
+CLOSEST_LABEL = "Closest passages (not an answer)"
 _MARKER = re.compile(r"\[(\d+)\]")
 _CITATION_FIELDS = tuple(f.name for f in fields(Citation))
 
@@ -35,6 +36,7 @@ def turn_record(result: Answer) -> dict[str, Any]:
         "question": result.question,
         "text": result.text,
         "abstained": result.abstained,
+        "query": result.query,
         "confident": result.confident,
         "citations": [asdict(c) for c in result.citations],
         "evidence": [asdict(c) for c in result.evidence[:CLOSEST]],
@@ -56,7 +58,7 @@ def answers_from(records: Any) -> list[Answer]:
                     citations=[_citation(c) for c in record["citations"]],
                     evidence=[_citation(c) for c in record["evidence"]],
                     abstained=bool(record["abstained"]),
-                    query="",
+                    query=record["query"] if isinstance(record.get("query"), str) else "",
                     confident=record.get("confident", True) is not False,
                 )
             )
@@ -82,8 +84,13 @@ def _citation(data: Any) -> Citation:
 
 
 def closest(result: Answer) -> list[Citation]:
-    """An abstention's closest passages, numbered 1.. as a possible answer."""
-    return [replace(c, n=i) for i, c in enumerate(result.evidence[:CLOSEST], 1)]
+    """An abstention's closest passages, numbered 1..; none when they share no content word with
+    the question (unrelated passages would only look like an answer)."""
+    from rag.indexing.lexical import terms
+
+    asked = set(terms(f"{result.question} {result.query}"))
+    related = [c for c in result.evidence[:CLOSEST] if asked & set(terms(c.text))]
+    return [replace(c, n=i) for i, c in enumerate(related, 1)]
 
 
 def cited(result: Answer) -> list[Citation]:
@@ -98,31 +105,38 @@ def chat_messages(answers: Sequence[Answer]) -> list[dict[str, str]]:
     """The chat (question, answer, ...) of a conversation."""
     out = []
     for turn, result in enumerate(answers):
-        out.append({"role": "user", "content": esc(result.question)})
+        out.append({"role": "user", "content": question_html(result.question)})
         out.append({"role": "assistant", "content": chat_answer_html(result, turn)})
     return out
+
+
+def question_html(question: str) -> str:
+    """The user's message: the question and its own Copy link (Gradio's copy button copied the
+    wrong message once a chat had several turns, so it is hidden; ui.script copies this one)."""
+    return f'<span class="q-text">{esc(question)}</span>{COPY_LINK}'
+
+
+COPY_LINK = '<a class="copy-msg" href="#copy" title="Copy this message"></a>'
+"""Empty on purpose: its "Copy" comes from CSS (``::after``), so the message's text, which
+screen readers and tests read, stays the text of the message alone."""
 
 
 def chat_answer_html(result: Answer, turn: int = 0) -> str:
     """The assistant's message: the answer with each ``[n]`` a link to its source card, and a link
     to the answer's sources; an abstention says so and offers the closest passages as a possible
     answer to open. ``data-copy`` holds the plain text the copy button gives (:func:`copy_text`)."""
-    copy = f'data-copy="{esc(copy_text(result))}"'  # the chat's sanitizer keeps classes and links only
-    to_sources = _to_sources(turn, len(cited(result)))
+    copy = f'data-copy="{esc(copy_text(result))}"'  # kept in the raw message (the page's DOM drops data-*)
+    to_sources = _to_sources(turn, len(cited(result)), with_copy=not result.abstained)
     if result.abstained:
         possible = closest(result)
         offer = (
-            f'<details class="possible-answer"><summary>Possible answer: the {len(possible)} closest passage'
-            f"{'' if len(possible) == 1 else 's'} (check them)</summary><p>"
+            f'<details class="possible-answer"><summary>{CLOSEST_LABEL}</summary><p>'
             + " ".join(f"{esc(c.text)}{_cite_link(c.n, turn)}" for c in possible)
             + f"</p>{to_sources}</details>"
             if possible
             else ""
-        )
-        return (
-            f'<div class="chat-abstain turn-{turn}" {copy}><strong>{NOT_FOUND}.</strong> {esc(result.text)}'
-            f" No passage answers it well enough to quote as an answer.{offer}</div>"
-        )
+        )  # collapsed: they are not an answer, and must not look like one
+        return f'<div class="chat-abstain turn-{turn}" {copy}><strong>{NOT_FOUND}.</strong>{offer}{_to_sources(turn, 0)}</div>'
     known = {c.n for c in result.citations}
     unsure = (
         ""
@@ -151,17 +165,20 @@ def _cite_link(n: int, turn: int) -> str:
     return f'<a class="cite-n" href="#src-{turn}-{n}">[{n}]</a>'
 
 
-def _to_sources(turn: int, count: int) -> str:
+def _to_sources(turn: int, count: int, with_copy: bool = True) -> str:
+    """The answer's footer: its own Copy (of the plain text its panel section carries) and, when
+    it has sources, the link down to them."""
+    copy = f'<a class="copy-msg" href="#copy-{turn}" title="Copy this answer"></a>' if with_copy else ""
     if not count:
-        return ""
-    return f'<div class="answer-foot"><a class="to-sources" href="#sources-{turn}">Sources ({count}) ↓</a></div>'
+        return f'<div class="answer-foot">{copy}</div>'
+    return f'<div class="answer-foot"><a class="to-sources" href="#sources-{turn}">Sources ({count}) ↓</a>{copy}</div>'
 
 
 def copy_text(result: Answer) -> str:
     """Plain text of an answer for the clipboard: the answer with its ``[n]`` markers, then the
     numbered sources (title, date, sentence). An abstention gives the notice and its closest passages."""
     if result.abstained:
-        head, label, sources = f"{NOT_FOUND}. {result.text}", "Closest passages (a possible answer):", closest(result)
+        head, label, sources = f"{NOT_FOUND}.", f"{CLOSEST_LABEL}:", closest(result)
     else:
         head, label, sources = result.text, "Sources:", list(result.citations)
     if not sources:
@@ -191,22 +208,20 @@ def turn_html(result: Answer, docs: Mapping[str, Document], turn: int, current: 
         f'<a class="to-answer" href="#chat" data-turn="{turn}">↑ back to the answer</a>{question}</div>'
     )
     if result.abstained:
-        possible = closest(result)
-        cards = document_groups_html(possible, docs, "closest")
+        cards = document_groups_html(closest(result), docs, "closest")
         body = (
             f'<div class="abstain-box" role="status"><strong>{NOT_FOUND}</strong>'
-            "<p>No passage answers this question well enough to quote as an answer. The closest passages "
-            "below may still answer it: read them, rephrase the question, or add a document that covers it.</p></div>"
-            + (
-                f'<div class="sources-title">Possible answer: the closest passages</div>{cards}'
-                if cards
-                else '<p class="src-meta">Nothing in the index came close.</p>'
-            )
+            "<p>Rephrase the question, or add a document that covers it.</p></div>"
+            + (f'<details class="closest-passages"><summary>{CLOSEST_LABEL}</summary>{cards}</details>' if cards else "")
         )
     else:
         body = document_groups_html(result.citations, docs)
     shown = " current" if current else ""
-    return f'<section class="turn-sources{shown}" data-turn="{turn}" aria-label="Sources of answer {turn + 1}">{head}{body}</section>'
+    copy = esc(copy_text(result))  # what the answer's Copy link gives (the chat keeps no data-*)
+    return (
+        f'<section class="turn-sources{shown}" data-turn="{turn}" data-copy="{copy}" '
+        f'aria-label="Sources of answer {turn + 1}">{head}{body}</section>'
+    )
 
 
 def sources_html(result: Answer, docs: Mapping[str, Document]) -> str:

@@ -7,9 +7,10 @@ What it does, all through event delegation on ``document`` (Gradio re-renders th
   answer's sources in the panel, scrolls to the card and flashes it. "Sources (k) ↓" under an
   answer and "↑ back to the answer" in the panel move between the two (on a phone the panel is
   below the chat).
-- Copy: the chat's copy button copies the raw message (HTML); for a message of the chat the
-  text is replaced by the plain text the message carries in ``data-copy`` (answer with ``[n]``
-  markers and numbered sources), or the message's text for a question.
+- Copy: each message has its own "Copy" link (Gradio's copy button is hidden: it copied a
+  neighbouring message once a chat had several turns). An answer's link copies the plain text
+  its sources section carries in ``data-copy`` (answer with ``[n]`` markers and numbered
+  sources); a question's copies the question as typed.
 - Screen readers: Gradio labels each message with its raw HTML; the label is replaced by the
   message's visible text.
 - Theme: the light/dark button (``#theme-toggle``) switches Gradio's ``dark`` class without a
@@ -120,30 +121,35 @@ SCRIPT = r"""
     const s = showTurn(turn);
     const goal = (n && card(turn, n)) || s;
     if (!goal) return;
+    const folded = goal.closest("details");
+    if (folded) folded.open = true;  // closest passages are collapsed until asked for
     goal.scrollIntoView({ block: n ? "center" : "start" });
     goal.focus({ preventScroll: true });
     flash(goal);
   }, true);
 
-  function plainText(html) {
-    const doc = new DOMParser().parseFromString(html, "text/html");
-    const carrier = doc.body.querySelector("[data-copy]");
-    return carrier ? carrier.getAttribute("data-copy") : doc.body.textContent;
+  // Each message's own Copy link (Gradio's copy button copied a neighbouring message).
+  function copyText(link) {
+    const m = /^#copy-(\d+)$/.exec(link.getAttribute("href") || "");
+    const s = m ? section(m[1]) : null;
+    if (s && s.dataset.copy) return s.dataset.copy;
+    const msg = link.closest(".message-content, [data-testid]") || link.parentElement;
+    const q = msg.querySelector(".q-text");
+    return (q || msg).innerText.trim();
   }
-  let chatCopy = 0;
+  function showCopied(link) {
+    link.classList.add("copied");
+    setTimeout(() => link.classList.remove("copied"), 1500);
+  }
   document.addEventListener("click", (e) => {
-    if (e.target.closest && e.target.closest('#chat button[aria-label="Copy message"]')) chatCopy = Date.now();
-  }, true);
-  const fromChat = () => Date.now() - chatCopy < 2000;
-  if (navigator.clipboard && navigator.clipboard.writeText) {
-    const write = navigator.clipboard.writeText.bind(navigator.clipboard);
-    navigator.clipboard.writeText = (text) => write(fromChat() ? plainText(String(text)) : text);
-  }
-  document.addEventListener("copy", (e) => {
-    const box = document.activeElement;
-    if (!fromChat() || !box || box.tagName !== "TEXTAREA" || box.closest("#chat, #question")) return;
-    e.clipboardData.setData("text/plain", plainText(box.value));
+    const link = e.target.closest ? e.target.closest("#chat a.copy-msg") : null;
+    if (!link) return;
     e.preventDefault();
+    e.stopPropagation();
+    const text = copyText(link);
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(() => showCopied(link), () => {});
+    }
   }, true);
 
   let queued = false;

@@ -14,7 +14,7 @@ CSS = """
 #theme-toggle { white-space: nowrap; border: 1px solid var(--border-color-primary); border-radius: 999px; padding: 0.25rem 0.75rem;
   background: var(--background-fill-primary); color: var(--body-text-color); cursor: pointer; font-size: 0.9rem; }
 #theme-toggle:focus-visible, #ask:focus-visible, #new-conversation:focus-visible, #remove:focus-visible,
-a.cite-n:focus-visible, a.to-sources:focus-visible, a.to-answer:focus-visible {
+a.cite-n:focus-visible, a.to-sources:focus-visible, a.to-answer:focus-visible, a.copy-msg:focus-visible {
   outline: 3px solid #1d4ed8 !important; outline-offset: 2px; }  /* over Gradio's white-on-white ring */
 .dark #theme-toggle:focus-visible, .dark #ask:focus-visible, .dark #new-conversation:focus-visible,
 .dark #remove:focus-visible, .dark a.cite-n:focus-visible, .dark a.to-sources:focus-visible,
@@ -32,7 +32,13 @@ body.dark .to-dark, body:not(.dark) .to-light { display: none; }
 .turn-head { margin-bottom: 0.5rem; }
 .turn-question { color: var(--body-text-color-subdued); font-size: 0.9em; margin-top: 0.15rem; overflow-wrap: anywhere; }
 a.to-answer, a.to-sources { font-size: 0.85em; color: var(--link-text-color, #1d4ed8); }
-.answer-foot { margin-top: 0.35rem; }
+.answer-foot { margin-top: 0.35rem; display: flex; gap: 0.9rem; align-items: baseline; }
+a.copy-msg { font-size: 0.85em; color: var(--link-text-color, #1d4ed8); text-decoration: none; cursor: pointer; }
+a.copy-msg::after { content: "Copy"; }  /* text from CSS: the message's own text stays the message */
+a.copy-msg.copied::after { content: "Copied ✓"; }
+a.copy-msg:hover { text-decoration: underline; }
+.q-text + a.copy-msg { margin-left: 0.6rem; }
+.dark a.copy-msg { color: #93c5fd; }
 .src-doc { margin-bottom: 0.8rem; }
 .src-doc-head { margin-bottom: 0.5rem; }
 .src-doc-head .src-title { font-weight: 600; }
@@ -58,7 +64,7 @@ a.cite-n:hover { text-decoration: underline; }
   background: #111827; color: #f9fafb; box-shadow: 0 4px 16px rgba(0, 0, 0, 0.25); pointer-events: none; }
 #cite-preview .tip-title { font-weight: 600; margin-bottom: 0.25rem; }
 .possible-answer { margin-top: 0.45rem; }
-.possible-answer summary { cursor: pointer; font-weight: 600; }
+.possible-answer summary, .closest-passages summary { cursor: pointer; font-weight: 600; }
 .possible-answer p { margin: 0.35rem 0 0; }
 .abstain-box { border-left: 4px solid #d97706; background: rgba(217, 119, 6, 0.12); padding: 0.6rem 0.8rem;
   border-radius: 6px; margin-bottom: 0.8rem; }

@@ -1,0 +1,84 @@
+"""End to end, chat UI round 3 (issue 24): every message copies itself, whatever the turn.
+
+One ``rag serve`` for the module (the fixtures of ``test_browser_trust``); Chromium through
+playwright with clipboard permissions, so the real clipboard is read back.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .test_browser_trust import DESKTOP, RUSSIA, TITLE, _ask, _page, browser, server  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.browser
+
+QUESTIONS = [
+    "Who did Kim Jong Un meet in Russia?",
+    "What has North Korea declared itself to be?",
+    'What did "R&D <weapons>" tests show?',
+]
+_ANSWER_TEXT_JS = """
+(el) => { const c = el.cloneNode(true); c.querySelectorAll('.answer-foot, details').forEach((f) => f.remove());
+  return c.innerText; }
+"""
+
+
+def _plain(text: str) -> str:
+    """Text without ``[n]`` markers or spacing differences (the chat shows markers as links)."""
+    return " ".join(re.sub(r"\[\d+\]", " ", text).split())
+
+
+def test_each_message_of_a_three_turn_chat_copies_itself(server: str, browser) -> None:  # noqa: F811
+    page = _page(browser, server, DESKTOP)
+    page.locator("#new-conversation").click()
+    for question in QUESTIONS:
+        _ask(page, question)
+    assert page.locator("#chat button[aria-label='Copy message']").count() == 0  # Gradio's own is gone
+    users, bots = page.locator("#chat .user"), page.locator("#chat .bot")
+    assert users.count() == bots.count() == 3
+    copied: list[str] = []
+    for turn in range(3):
+        for message in (users.nth(turn), bots.nth(turn)):
+            page.evaluate("navigator.clipboard.writeText('')")
+            message.locator("a.copy-msg").click()
+            page.wait_for_function("() => navigator.clipboard.readText().then((t) => t !== '')", timeout=5000)
+            copied.append(page.evaluate("navigator.clipboard.readText()"))
+    for turn, question in enumerate(QUESTIONS):
+        assert copied[2 * turn] == question
+        answer = copied[2 * turn + 1]
+        shown = bots.nth(turn).locator(".chat-answer, .chat-abstain").evaluate(_ANSWER_TEXT_JS)
+        if answer.startswith("Not found in your documents"):
+            assert _plain(shown).startswith("Not found in your documents")
+        else:
+            assert _plain(answer.split("\n\n")[0]) == _plain(shown) and "\n\nSources:\n[1] " in answer
+    assert copied[1] == f"{RUSSIA} [1]\n\nSources:\n[1] {TITLE} (2024-01-01): {RUSSIA}"
+    assert len(set(copied)) == 6  # no message copies another
+    page.context.close()
+
+
+def test_an_abstention_says_not_found_once_and_hides_unrelated_passages(server: str, browser) -> None:  # noqa: F811
+    page = _page(browser, server, DESKTOP)
+    page.locator("#new-conversation").click()
+    _ask(page, "What is the capital of Peru?")
+    message = page.locator("#chat .bot .chat-abstain")
+    assert message.inner_text().count("ot found") == 1 and "do not answer" not in message.inner_text()
+    # Nothing shares a word with the question: no passages, no [n], in the chat or the panel.
+    assert message.locator("a.cite-n").count() == 0 and message.locator("details").count() == 0
+    panel = page.locator("#sources .turn-sources.current")
+    assert panel.inner_text().count("ot found") == 1 and panel.locator(".src-card").count() == 0
+    # A related miss offers the closest passages, collapsed and labelled as not an answer.
+    _ask(page, "What is the population of North Korea?")
+    message = page.locator("#chat .bot").last.locator(".chat-abstain")
+    assert message.inner_text().count("ot found") == 1
+    offer = message.locator("details.possible-answer")
+    assert offer.locator("summary").inner_text() == "Closest passages (not an answer)"
+    assert offer.get_attribute("open") is None and not offer.locator("a.cite-n").first.is_visible()
+    folded = page.locator("#sources .turn-sources.current details.closest-passages")
+    assert folded.get_attribute("open") is None and folded.locator("summary").inner_text() == "Closest passages (not an answer)"
+    # Opened and followed, a passage's [n] opens the panel's folded cards at its card.
+    offer.locator("summary").click()
+    offer.locator("a.cite-n").first.click()
+    assert folded.get_attribute("open") is not None and folded.locator('.src-card[data-cites~="1"]').is_visible()
+    page.context.close()
