@@ -9,6 +9,11 @@ not shipped. It learns from questions whose answer is known, so every sentence r
   question's words, then random ones); a 2.0 unanswerable question's sentences are all negative
   ("mentions the meeting but does not say where");
 * TrecQA *train* (optional, public domain): labelled question-sentence pairs as they are.
+* SelQA answer sentence selection (optional, Apache 2.0, ``emorynlp/selqa``: ``ass/selqa-ass-dev.json`` and
+  ``-test.json``; its train file is too large to fetch here): crowd questions, many paraphrased, over one
+  Wikipedia section each; answer sentences positive, NEGATIVES others of the section negative, read with
+  the article, the section and the sentence before. SelQA's splits are not among this project's held-out
+  checks; a seeded 8% of its articles is held back to measure the judge over every sentence of their sections.
 
 With ``--pipeline`` the SQuAD pairs are instead read the way the judge meets them at answer time:
 the training articles are indexed and each question's candidates are the product's own best
@@ -27,7 +32,7 @@ weights' hash, the settings and the figures.
 
 Usage::
 
-    python -m benchmarks.train_judge --squad train-v2.0.json [more.json ...] [--trecqa train.csv] [--epochs 2]
+    python -m benchmarks.train_judge --squad train-v2.0.json [more.json ...] [--selqa selqa-ass-dev.json ...] [--trecqa train.csv] [--epochs 2]
 """
 
 from __future__ import annotations
@@ -223,6 +228,33 @@ def trecqa_pairs(path: Path, group: int) -> list[Pair]:
     return out
 
 
+def selqa_pairs(
+    paths: list[Path], rng: random.Random, group: int = 0, negatives: int | None = NEGATIVES
+) -> tuple[list[list[Pair]], list[str]]:
+    """SelQA answer-sentence-selection questions (Apache 2.0), per article: each question's answer
+    sentences and up to NEGATIVES others of its Wikipedia section (the hardest by shared words, then
+    random; every other sentence with ``negatives=None``), read with the article's title, the section and
+    the sentence before, as at answer time. Returns the pairs per article and the article titles."""
+    from rag.answering.judge import pair_text
+
+    by_article: dict[str, list[Pair]] = {}
+    for path in paths:
+        for item in json.loads(path.read_text("utf-8")):
+            sentences, answers = item["candidates"], set(item["answers"])
+            if not answers or not sentences:
+                continue
+            others = _chosen(item["question"], sentences, -1, rng) if negatives is not None else range(len(sentences))
+            chosen = sorted(answers) + [i for i in others if i not in answers and sentences[i].strip()]
+            pairs = by_article.setdefault(item["article"], [])
+            for i in chosen:
+                previous = next((sentences[j] for j in range(i - 1, -1, -1) if sentences[j].strip()), "")
+                text = pair_text(sentences[i], item["article"], item.get("section", ""), previous)
+                pairs.append(Pair(item["question"], text, float(i in answers), group))
+            group += 1
+    titles = sorted(by_article)
+    return [by_article[t] for t in titles], titles
+
+
 def _sentence_of(spans: list[tuple[int, int]], offset: int) -> int:
     return next((i for i, (a, b) in enumerate(spans) if a <= offset < b), -1)
 
@@ -359,7 +391,11 @@ def figures(pairs: list[Pair], scores: list[float]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--squad", type=Path, nargs="+", required=True, help="SQuAD train files (v1.1 or 2.0; never a dev file)")
+    parser.add_argument("--squad", type=Path, nargs="*", default=[], help="SQuAD train files (v1.1 or 2.0; never a dev file)")
+    parser.add_argument(
+        "--selqa", type=Path, nargs="*", default=[],
+        help="SelQA answer-sentence-selection files (selqa-ass-*.json; its splits are not this project's held-out checks)",
+    )  # fmt: skip
     parser.add_argument("--trecqa", type=Path, help="TrecQA train pairs as CSV (qtext, label, atext)")
     parser.add_argument("--pipeline", action="store_true", help="SQuAD pairs from the product's own candidates (see above)")
     parser.add_argument("--start", type=Path, help="a judge folder to continue training from")
@@ -371,35 +407,70 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "rag" / "answering")
     args = parser.parse_args(argv)
+    if not args.squad and not args.selqa:
+        parser.error("give --squad and/or --selqa training files")
     for path in [*args.squad, *([args.trecqa] if args.trecqa else [])]:
         if "dev" in path.name.lower() or "test" in path.name.lower():
             parser.error(f"{path.name}: dev and test splits are held-out checks, never training data")
     set_offline_env()
     rng = random.Random(SEED)
-    articles = squad_articles(args.squad)
-    grouped = pipeline_pairs(articles, DEFAULT_OUT / "tmp" / "squad_index", rng) if args.pipeline else squad_pairs(articles, rng)
-    titles = [a["title"].replace("_", " ") for a in articles]
-    held = held_articles(titles, args.start, rng)
-    train_pairs, dev_pairs = split(grouped, titles, held)
-    train_pairs = _subsample(train_pairs, args.questions, rng)
-    sources: list[dict[str, Any]] = [
-        {"name": "SQuAD train articles", "file": path.name, "sha256": sha256_file(path), "licence": "CC BY-SA 4.0"}
-        for path in args.squad
-    ]
-    sources[0]["articles_in_all_files"] = len(articles)
+    train_pairs, dev_pairs, sources, held = _squad_part(args, rng)
+    selqa_held: dict[str, Any] = {}
+    if args.selqa:
+        selqa_train, selqa_dev, selqa_titles = _selqa_part(
+            args.selqa, rng, 1 + max((p.group for p in train_pairs + dev_pairs), default=-1)
+        )
+        train_pairs += selqa_train
+        sources += [
+            {"name": "SelQA answer sentence selection", "file": p.name, "sha256": sha256_file(p), "licence": "Apache 2.0"}
+            for p in args.selqa
+        ]
     if args.trecqa is not None:
         train_pairs += trecqa_pairs(args.trecqa, 1 + max(p.group for p in train_pairs + dev_pairs))
         sources.append(
             {"name": "TrecQA train", "file": args.trecqa.name, "sha256": sha256_file(args.trecqa), "licence": "public domain"}
         )
-    n_held = len({p.group for p in dev_pairs})
     log(
-        f"{len(train_pairs)} training pairs ({int(sum(p.label for p in train_pairs))} positive); {len(dev_pairs)} held back ({n_held} questions)"
+        f"{len(train_pairs)} training pairs ({int(sum(p.label for p in train_pairs))} positive); {len(dev_pairs)} SQuAD pairs held back"
     )
     model, tokenizer, seconds = train(train_pairs, args)
-    dev = figures(dev_pairs, score(model, tokenizer, dev_pairs, args.threads))
-    log(f"held-back SQuAD train articles: {dev}")
-    return write(model, args, sources, len(train_pairs), {"articles": held, **dev}, seconds)
+    dev = figures(dev_pairs, score(model, tokenizer, dev_pairs, args.threads)) if dev_pairs else {}
+    if args.selqa:
+        selqa_held = {"articles": len(selqa_titles), **figures(selqa_dev, score(model, tokenizer, selqa_dev, args.threads))}
+    log(f"held back: SQuAD {dev}, SelQA {selqa_held}")
+    return write(model, args, sources, len(train_pairs), {"articles": held, **dev, "selqa": selqa_held}, seconds)
+
+
+def _squad_part(args: argparse.Namespace, rng: random.Random) -> tuple[list[Pair], list[Pair], list[dict[str, Any]], list[str]]:
+    """SQuAD training pairs, the held-back articles' pairs, the files as sources, and those articles."""
+    if not args.squad:
+        return [], [], [], []
+    articles = squad_articles(args.squad)
+    grouped = pipeline_pairs(articles, DEFAULT_OUT / "tmp" / "squad_index", rng) if args.pipeline else squad_pairs(articles, rng)
+    titles = [a["title"].replace("_", " ") for a in articles]
+    held = held_articles(titles, args.start, rng)
+    train_pairs, dev_pairs = split(grouped, titles, held)
+    sources: list[dict[str, Any]] = [
+        {"name": "SQuAD train articles", "file": path.name, "sha256": sha256_file(path), "licence": "CC BY-SA 4.0"}
+        for path in args.squad
+    ]
+    sources[0]["articles_in_all_files"] = len(articles)
+    return _subsample(train_pairs, args.questions, rng), dev_pairs, sources, held
+
+
+SELQA_HELD_SHARE = 0.08
+"""Share of SelQA's articles held back (seeded) to measure the judge on questions it never saw."""
+
+
+def _selqa_part(paths: list[Path], rng: random.Random, group: int) -> tuple[list[Pair], list[Pair], list[str]]:
+    """SelQA training pairs, the pairs of the held-back articles (every sentence of their sections, as
+    the judge must rank them all), and those articles' titles."""
+    grouped, titles = selqa_pairs(paths, rng, group)
+    held = rng.sample(titles, max(1, round(len(titles) * SELQA_HELD_SHARE)))
+    train_pairs, _ = split(grouped, titles, held)
+    every, _ = selqa_pairs(paths, random.Random(SEED), group, negatives=None)
+    _, dev_pairs = split(every, titles, held)
+    return train_pairs, dev_pairs, held
 
 
 def write(

@@ -184,3 +184,27 @@ def test_answer_embedders_extra_columns_and_plain_file_cache(tmp_path: Path) -> 
     back = load_part(tmp_path / "p")
     assert np.array_equal(back.features, part.features, equal_nan=True) and back.labels.tolist() == [True, False, False]
     assert (back.texts, back.questions, back.null_weight, back.starts.tolist()) == (part.texts, questions, 6.0, [0, 2, 3])
+
+
+def test_selqa_pairs_read_each_sentence_in_its_section(tmp_path: Path) -> None:
+    """SelQA questions become judge pairs: every answer sentence positive, at most NEGATIVES others, each
+    read with its article, section and the sentence before; ``negatives=None`` keeps the whole section."""
+    import random
+
+    from benchmarks.train_judge import NEGATIVES, selqa_pairs
+
+    sentences = ["Payphone was written by Adam Levine.", "", "It was recorded at Conway Studios in Los Angeles."]
+    sentences += [f"Filler sentence number {i}." for i in range(6)]
+    item = {"question": "Where was Payphone recorded?", "article": "Payphone (song)", "section": "Background"}
+    path = tmp_path / "selqa-ass-dev.json"
+    path.write_text(json.dumps([{**item, "answers": [2], "candidates": sentences}, {**item, "answers": [], "candidates": []}]))
+    grouped, titles = selqa_pairs([path], random.Random(1), group=5)
+    assert titles == ["Payphone (song)"] and len(grouped) == 1
+    pairs = grouped[0]
+    assert pairs[0].label == 1.0 and pairs[0].group == 5
+    assert pairs[0].text == (
+        "It was recorded at Conway Studios in Los Angeles. [SEP] Payphone (song) > Background: Payphone was written by Adam Levine."
+    )
+    assert 1 <= sum(p.label == 0.0 for p in pairs) <= NEGATIVES and len({p.text for p in pairs}) == len(pairs)
+    every, _ = selqa_pairs([path], random.Random(1), negatives=None)
+    assert len(every[0]) == len(sentences) - 1  # the empty candidate is never read
