@@ -228,8 +228,13 @@ def trecqa_pairs(path: Path, group: int) -> list[Pair]:
     return out
 
 
+def selqa_items(paths: list[Path]) -> list[dict[str, Any]]:
+    """The questions of SelQA answer-sentence-selection files, in file order."""
+    return [item for path in paths for item in json.loads(path.read_text("utf-8"))]
+
+
 def selqa_pairs(
-    paths: list[Path], rng: random.Random, group: int = 0, negatives: int | None = NEGATIVES
+    items: list[dict[str, Any]], rng: random.Random, group: int = 0, negatives: int | None = NEGATIVES
 ) -> tuple[list[list[Pair]], list[str]]:
     """SelQA answer-sentence-selection questions (Apache 2.0), per article: each question's answer
     sentences and up to NEGATIVES others of its Wikipedia section (the hardest by shared words, then
@@ -238,19 +243,18 @@ def selqa_pairs(
     from rag.answering.judge import pair_text
 
     by_article: dict[str, list[Pair]] = {}
-    for path in paths:
-        for item in json.loads(path.read_text("utf-8")):
-            sentences, answers = item["candidates"], set(item["answers"])
-            if not answers or not sentences:
-                continue
-            others = _chosen(item["question"], sentences, -1, rng) if negatives is not None else range(len(sentences))
-            chosen = sorted(answers) + [i for i in others if i not in answers and sentences[i].strip()]
-            pairs = by_article.setdefault(item["article"], [])
-            for i in chosen:
-                previous = next((sentences[j] for j in range(i - 1, -1, -1) if sentences[j].strip()), "")
-                text = pair_text(sentences[i], item["article"], item.get("section", ""), previous)
-                pairs.append(Pair(item["question"], text, float(i in answers), group))
-            group += 1
+    for item in items:
+        sentences, answers = item["candidates"], set(item["answers"])
+        if not answers or not sentences:
+            continue
+        others = _chosen(item["question"], sentences, -1, rng) if negatives is not None else range(len(sentences))
+        chosen = sorted(answers) + [i for i in others if i not in answers and sentences[i].strip()]
+        pairs = by_article.setdefault(item["article"], [])
+        for i in chosen:
+            previous = next((sentences[j] for j in range(i - 1, -1, -1) if sentences[j].strip()), "")
+            text = pair_text(sentences[i], item["article"], item.get("section", ""), previous)
+            pairs.append(Pair(item["question"], text, float(i in answers), group))
+        group += 1
     titles = sorted(by_article)
     return [by_article[t] for t in titles], titles
 
@@ -465,10 +469,11 @@ SELQA_HELD_SHARE = 0.08
 def _selqa_part(paths: list[Path], rng: random.Random, group: int) -> tuple[list[Pair], list[Pair], list[str]]:
     """SelQA training pairs, the pairs of the held-back articles (every sentence of their sections, as
     the judge must rank them all), and those articles' titles."""
-    grouped, titles = selqa_pairs(paths, rng, group)
+    items = selqa_items(paths)
+    grouped, titles = selqa_pairs(items, rng, group)
     held = rng.sample(titles, max(1, round(len(titles) * SELQA_HELD_SHARE)))
     train_pairs, _ = split(grouped, titles, held)
-    every, _ = selqa_pairs(paths, random.Random(SEED), group, negatives=None)
+    every, _ = selqa_pairs(items, random.Random(SEED), group, negatives=None)
     _, dev_pairs = split(every, titles, held)
     return train_pairs, dev_pairs, held
 

@@ -94,6 +94,10 @@ class Hit:
     section: str = ""
 
 
+UNCERTAIN_NOTE = "Uncertain: the best passage may not answer exactly; check its source."
+"""What every front door says under an answer whose ``confident`` is false."""
+
+
 @dataclass(frozen=True)
 class Answer:
     """What every entry point returns.

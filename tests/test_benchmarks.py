@@ -191,14 +191,14 @@ def test_selqa_pairs_read_each_sentence_in_its_section(tmp_path: Path) -> None:
     read with its article, section and the sentence before; ``negatives=None`` keeps the whole section."""
     import random
 
-    from benchmarks.train_judge import NEGATIVES, selqa_pairs
+    from benchmarks.train_judge import NEGATIVES, selqa_items, selqa_pairs
 
     sentences = ["Payphone was written by Adam Levine.", "", "It was recorded at Conway Studios in Los Angeles."]
     sentences += [f"Filler sentence number {i}." for i in range(6)]
     item = {"question": "Where was Payphone recorded?", "article": "Payphone (song)", "section": "Background"}
     path = tmp_path / "selqa-ass-dev.json"
     path.write_text(json.dumps([{**item, "answers": [2], "candidates": sentences}, {**item, "answers": [], "candidates": []}]))
-    grouped, titles = selqa_pairs([path], random.Random(1), group=5)
+    grouped, titles = selqa_pairs(selqa_items([path]), random.Random(1), group=5)
     assert titles == ["Payphone (song)"] and len(grouped) == 1
     pairs = grouped[0]
     assert pairs[0].label == 1.0 and pairs[0].group == 5
@@ -206,5 +206,5 @@ def test_selqa_pairs_read_each_sentence_in_its_section(tmp_path: Path) -> None:
         "It was recorded at Conway Studios in Los Angeles. [SEP] Payphone (song) > Background: Payphone was written by Adam Levine."
     )
     assert 1 <= sum(p.label == 0.0 for p in pairs) <= NEGATIVES and len({p.text for p in pairs}) == len(pairs)
-    every, _ = selqa_pairs([path], random.Random(1), negatives=None)
+    every, _ = selqa_pairs(selqa_items([path]), random.Random(1), negatives=None)
     assert len(every[0]) == len(sentences) - 1  # the empty candidate is never read

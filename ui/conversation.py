@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields, replace
 from typing import Any
 
-from rag.records import Answer, Citation, Document
+from rag.records import UNCERTAIN_NOTE, Answer, Citation, Document
 
 from .render import document_groups_html, esc
 
@@ -138,11 +138,7 @@ def chat_answer_html(result: Answer, turn: int = 0) -> str:
         )  # collapsed: they are not an answer, and must not look like one
         return f'<div class="chat-abstain turn-{turn}" {copy}><strong>{NOT_FOUND}.</strong>{offer}{_to_sources(turn, 0)}</div>'
     known = {c.n for c in result.citations}
-    unsure = (
-        ""
-        if result.confident
-        else '<p class="chat-uncertain">Uncertain: the best passage may not answer exactly; check its source.</p>'
-    )
+    unsure = "" if result.confident else f'<p class="chat-uncertain">{UNCERTAIN_NOTE}</p>'
     return f'<div class="chat-answer turn-{turn}" {copy}>{_linked(result.text, known, turn)}{unsure}{to_sources}</div>'
 
 

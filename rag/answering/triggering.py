@@ -215,16 +215,14 @@ def _judge_columns(
 ) -> dict[str, np.ndarray]:
     """The judge's probability for the best JUDGED candidates, its gap to the best and its rank."""
     n, k = len(texts), min(JUDGED, len(texts))
-    found = np.full(n, np.nan, np.float32)
+    found, rank = np.full(n, np.nan, np.float32), np.full(n, np.nan, np.float32)
     judge = default_judge()
-    if judge is not None and k:
-        pairs = [judged_text(loaded, int(sentences[i]), texts[i], int(rows[i])) for i in range(k)]
-        found[:k] = judge.probability([question] * k, pairs)
-    rank = np.full(n, np.nan, np.float32)
-    if judge is not None and k:
-        rank[:k] = _rank(found[:k])
-    best = np.nanmax(found) if judge is not None and k else np.nan
-    return {"judge": found, "judge_gap": found - best, "judge_rank": rank}
+    if judge is None or not k:  # no judge installed (or no candidate): the model sees missing values
+        return {"judge": found, "judge_gap": found.copy(), "judge_rank": rank}
+    pairs = [judged_text(loaded, int(sentences[i]), texts[i], int(rows[i])) for i in range(k)]
+    found[:k] = judge.probability([question] * k, pairs)
+    rank[:k] = _rank(found[:k])
+    return {"judge": found, "judge_gap": found - np.nanmax(found), "judge_rank": rank}
 
 
 def judged_text(loaded: Any, sentence: int, text: str, row: int) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rag.errors import RagError
-from rag.records import Answer, Citation
+from rag.records import UNCERTAIN_NOTE, Answer, Citation
 
 PROMPT = "> "
 COMMANDS = {
@@ -119,7 +119,7 @@ def format_answer(result: Answer, width: int | None = None) -> str:
     else:
         lines.append(result.text)
         if not result.confident:
-            lines.append("(Uncertain: the best passage may not answer exactly; check its source.)")
+            lines.append(f"({UNCERTAIN_NOTE})")
         lines.append("Sources:")
         lines += [line for c in result.citations for line in _source(c, f"[{c.n}]")]
     lines += [f"note: {note}" for note in result.notices]
