@@ -83,8 +83,12 @@ def test_ui_replies_to_a_first_question_without_terms(article_index) -> None:
     from ui import asking
 
     chat, sources, turns = asking.respond("Why?", [], [], article_index)
-    assert chat[-1]["role"] == "assistant" and f"{ABSTAIN_TEXT} No passage answers it" in chat[-1]["content"]
-    assert "Possible answer: the closest passages" in sources and [t["question"] for t in turns] == ["Why?"]
+    from ui.conversation import CLOSEST_LABEL, NOT_FOUND
+
+    assert chat[-1]["role"] == "assistant" and f"<strong>{NOT_FOUND}.</strong>" in chat[-1]["content"]
+    # "Why?" shares no content word with any passage: none is offered as the closest
+    assert CLOSEST_LABEL not in chat[-1]["content"] and CLOSEST_LABEL not in sources
+    assert NOT_FOUND in sources and [t["question"] for t in turns] == ["Why?"]
 
 
 # --- 2. lone surrogates ---------------------------------------------------------------------------

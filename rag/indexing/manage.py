@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from rag.errors import DocumentError, EmptyIndexError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, InputError
-from rag.indexing import commit, folder, store, stores, uploads
+from rag.indexing import commit, folder, screening, store, stores, uploads
 from rag.indexing.build import write_index
+from rag.indexing.screening import screen_uploads
 from rag.indexing.sources import (
     LEGACY_EXCLUDED,
     UPLOADS,
@@ -119,7 +120,7 @@ def add_documents(
     is copied. When the build fails, the new copies are deleted and the replaced ones kept.
     """
     limits = limits or UploadLimits()
-    plan = _check_uploads([Path(f) for f in files], limits)
+    plan = screening.check_uploads([Path(f) for f in files], limits)
     index_path = Path(index_dir)
 
     def decide(current: Sources | None) -> tuple[Sources, list[Upload]]:
@@ -131,7 +132,7 @@ def add_documents(
             kept = tuple(u for u in sources.uploads if u.name != name and u.path != upload.path)
             sources = Sources(sources.paths, (*kept, upload), tuple(e for e in sources.excluded if file_of(e.key) != key))
         new = {u.path: src for src, u in copies if u in sources.uploads}
-        _check_index_size(sources, new, index_path, limits)
+        screening.check_index_size(sources, new, index_path, limits)
         return sources, uploads.store_copies([(src, u) for src, u in copies if u in sources.uploads], index_path)
 
     return _change(index_path, decide, **options)
@@ -278,54 +279,6 @@ def _legacy_excluded(index_path: Path) -> list[str]:
     except (OSError, ValueError):
         return []
     return [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else []
-
-
-def screen_uploads(files: Iterable[str | Path], limits: UploadLimits | None = None) -> tuple[list[Path], list[str]]:
-    """The files :func:`add_documents` would take one at a time, and a one-line reason for each
-    one it would refuse (so a batch can index its good files and report the bad ones)."""
-    limits = limits or UploadLimits()
-    good: list[Path] = []
-    refused: list[str] = []
-    for f in files:
-        try:
-            _check_uploads([Path(f)], limits)
-        except DocumentError as err:
-            refused.append(str(err))
-        else:
-            good.append(Path(f))
-    return good, refused
-
-
-def _check_uploads(files: list[Path], limits: UploadLimits) -> list[tuple[Path, str, str]]:
-    """``(file, stored name, sha256)`` per upload; DocumentError for the first bad one."""
-    from rag.indexing.sources import sha256_of
-
-    plan, total, documents = [], 0, 0
-    for src in files:
-        if not src.is_file():
-            raise DocumentError(f"{src.name}: no such file")
-        size = src.stat().st_size
-        if size > limits.max_file_bytes:
-            raise DocumentError(f"{src.name}: larger than the {limits.max_file_bytes // 2**20} MB upload limit")
-        total += size
-        if total > limits.max_batch_bytes:
-            raise DocumentError(f"these files are larger than the {limits.max_batch_bytes // 2**20} MB limit of one upload")
-        name = safe_name(src.name)
-        documents += len(read_file(src))  # unsupported, binary, not UTF-8 or empty: refused now
-        if documents > limits.max_documents:
-            raise DocumentError(f"{src.name}: more than {limits.max_documents} documents in one upload; split it")
-        plan.append((src, name, sha256_of(src)))
-    return plan
-
-
-def _check_index_size(sources: Sources, new: dict[str, Path], index_path: Path, limits: UploadLimits) -> None:
-    """DocumentError when the uploads ``sources`` keep (``new`` ones still outside) exceed the index limit."""
-    kept = [u for u in sources.uploads if u.path not in new]
-    if uploads.total_bytes(kept, index_path) + sum(p.stat().st_size for p in new.values()) > limits.max_index_bytes:
-        raise DocumentError(
-            f"the uploads of {index_path} would exceed the {limits.max_index_bytes // 2**20} MB limit of one index: "
-            "remove documents first"
-        )
 
 
 def _absolute(path: str | Path) -> str:
