@@ -23,12 +23,19 @@ def test_an_unquoted_question_is_asked_whole(article_index: Path, capsys: pytest
 
 
 def test_an_abstention_prints_the_closest_passages(article_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["ask", "What is the boiling point of mercury?", "--index", str(article_index)]) == 0
+    assert main(["ask", "What is Kim Jong Un's favourite breakfast?", "--index", str(article_index)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "The indexed documents do not answer this question."
     assert lines[1] == "Closest passages (not an answer):"
     assert lines[2].startswith("  - Kim Jong Un orders military") and " · chars " in lines[2]
     assert lines[3].strip().startswith("“") and lines[3].strip().endswith("”")
+
+
+def test_an_abstention_offers_no_passage_that_shares_no_word_with_the_question(
+    article_index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ask", "What is the boiling point of mercury?", "--index", str(article_index)]) == 0
+    assert capsys.readouterr().out == "The indexed documents do not answer this question.\n"
 
 
 def test_a_busy_port_fails_at_once_and_says_rag_may_be_running(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

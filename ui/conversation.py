@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, fields
 from typing import Any
 
+from rag.answering.closest import closest_passages
 from rag.records import UNCERTAIN_NOTE, Answer, Citation, Document
 
 from .render import document_groups_html, esc
@@ -86,11 +87,7 @@ def _citation(data: Any) -> Citation:
 def closest(result: Answer) -> list[Citation]:
     """An abstention's closest passages, numbered 1..; none when they share no content word with
     the question (unrelated passages would only look like an answer)."""
-    from rag.indexing.lexical import terms
-
-    asked = set(terms(f"{result.question} {result.query}"))
-    related = [c for c in result.evidence[:CLOSEST] if asked & set(terms(c.text))]
-    return [replace(c, n=i) for i, c in enumerate(related, 1)]
+    return closest_passages(result, CLOSEST)
 
 
 def cited(result: Answer) -> list[Citation]:

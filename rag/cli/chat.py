@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from rag.answering.closest import closest_passages
 from rag.errors import RagError
 from rag.records import UNCERTAIN_NOTE, Answer, Citation
 
@@ -132,8 +133,8 @@ def format_answer(result: Answer, width: int | None = None) -> str:
 
 
 def closest_lines(result: Answer) -> list[str]:
-    """An abstention's closest passages (they did not score high enough to answer), or nothing."""
-    closest = result.evidence[:CLOSEST]
+    """An abstention's closest related passages (they did not score high enough to answer), or nothing."""
+    closest = closest_passages(result, CLOSEST)
     if not closest:
         return []
     return ["Closest passages (not an answer):", *(line for c in closest for line in _source(c, "-"))]

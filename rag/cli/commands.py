@@ -233,10 +233,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print(result.text)
     for note in result.notices:
         print(f"note: {note}", file=sys.stderr)
-    if result.abstained and result.evidence:
+    if result.abstained:
         from rag.cli.chat import closest_lines
 
-        print("\n".join(closest_lines(result)))
+        for line in closest_lines(result):
+            print(line)
     for c in result.citations:
         print(f"[{c.n}] {c.title}{f' ({c.date})' if c.date else ''} {c.source} chars {c.start}-{c.end}")
     return 0

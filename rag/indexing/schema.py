@@ -33,10 +33,14 @@ def read_json(path: Path, limit: int | None = None) -> Any:
         raise Unreadable("not a regular file")
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for a FIFO or device since the stat
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # swapped for a FIFO or device since the stat
             raise Unreadable("not a regular file")
+        if info.st_size > limit:
+            raise Unreadable(f"larger than {limit >> 20} MB")
         with os.fdopen(fd, "rb", closefd=False) as fh:
-            raw = fh.read(limit + 1)
+            # its own size (+1 to see growth), never ``limit``: the buffer is allocated up front, on every answer
+            raw = fh.read(info.st_size + 1)
     finally:
         os.close(fd)
     if len(raw) > limit:
