@@ -125,7 +125,9 @@ def _chat_tab(index: str, demo: gr.Blocks) -> None:
                     autofocus=True,
                 )  # no max_length: the browser would cut a pasted question silently (queue_question says so)
                 ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=90)
-            new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
+            with gr.Row(elem_id="chat-actions"):
+                exact = gr.Button("Ask exactly as typed", size="sm", elem_id="ask-exact", visible=False)
+                new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
             with gr.Row():
                 gr.Examples([[q] for q in EXAMPLES], inputs=[box], label="Examples (about the bundled sample article)")
         with gr.Column(scale=2, elem_id="sources-column"):
@@ -136,20 +138,34 @@ def _chat_tab(index: str, demo: gr.Blocks) -> None:
     def _respond(p: str, c: Any, t: Any, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 (Gradio injects it)
         return asking.respond(p, c, t, index, progress)
 
-    gr.on(
-        [box.submit, ask.click], asking.queue_question, [box, chat], [box, chat, pending],
-        concurrency_limit=None, show_progress="hidden", api_visibility="private",
-    ).then(
-        _respond, [pending, chat, turns], [chat, sources, turns],
-        concurrency_id="answers", show_progress="full", show_progress_on=[sources], api_visibility="private",
-    )  # fmt: skip
+    def _respond_as_typed(p: str, c: Any, t: Any, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
+        return asking.respond(p, c, t, index, progress, with_history=False)
+
+    answering = {"concurrency_id": "answers", "show_progress": "full", "show_progress_on": [sources], "api_visibility": "private"}
+    showing = {"concurrency_limit": None, "show_progress": "hidden", "api_visibility": "private"}
+    gr.on([box.submit, ask.click], asking.queue_question, [box, chat], [box, chat, pending], **showing).then(  # type: ignore[arg-type]
+        _respond,
+        [pending, chat, turns],
+        [chat, sources, turns],
+        **answering,  # type: ignore[arg-type]
+    ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
+    exact.click(asking.ask_exactly, [chat, turns], [chat, pending], **showing).then(  # type: ignore[arg-type]
+        _respond_as_typed,
+        [pending, chat, turns],
+        [chat, sources, turns],
+        **answering,  # type: ignore[arg-type]
+    ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
     for clear in (new.click, chat.clear):  # the chat's own trash button (hidden by style.CSS) would too
-        clear(asking.clear_chat, None, [chat, sources, turns, pending], queue=False, api_visibility="private")
+        clear(asking.clear_chat, None, [chat, sources, turns, pending], queue=False, api_visibility="private").then(
+            asking.exact_button, [turns], [exact], queue=False, api_visibility="private"
+        )
 
     def _restore(t: Any) -> Any:
         return asking.restore(t, index)
 
-    demo.load(_restore, [turns], [chat, sources, turns], api_visibility="private")
+    demo.load(_restore, [turns], [chat, sources, turns], api_visibility="private").then(
+        asking.exact_button, [turns], [exact], queue=False, api_visibility="private"
+    )
 
 
 def _chatbot() -> gr.Chatbot:

@@ -43,12 +43,18 @@ def queue_question(question: str | None, chat: list[dict[str, Any]] | None) -> t
 
 
 def respond(
-    pending: str, chat: list[dict[str, Any]] | None, turns: Any, index_dir: str | Path, progress: Any = None
+    pending: str,
+    chat: list[dict[str, Any]] | None,
+    turns: Any,
+    index_dir: str | Path,
+    progress: Any = None,
+    with_history: bool = True,
 ) -> tuple[Any, Any, Any]:
     """Second step: answer the pending question with the earlier questions and answers as ``history``
     (follow-ups are resolved; the previous answer's sentences are not cited again unless still the best).
 
-    ``turns`` are the conversation's stored records (``ui.conversation``). Returns ``(chat,
+    ``turns`` are the conversation's stored records (``ui.conversation``); without ``with_history``
+    the question is answered as typed (:func:`ask_exactly`). Returns ``(chat,
     sources panel HTML, turns)``: the answer's message is added to the chat and its record to
     ``turns``; nothing changes when no question is pending; an error adds an error message only.
     """
@@ -60,7 +66,8 @@ def respond(
     chat = list(chat or [])
     earlier = conversation.answers_from(turns)
     try:
-        result = answer(pending, index_dir=index_dir, history=[(a.question, a) for a in earlier])
+        history = [(a.question, a) for a in earlier] if with_history else []
+        result = answer(pending, index_dir=index_dir, history=history)
     except RagError as err:
         message = warn(err)
         return [*chat, {"role": "assistant", "content": render.chat_error_html(message)}], gr.skip(), gr.skip()
@@ -70,6 +77,22 @@ def respond(
     message = conversation.chat_answer_html(result, len(answers) - 1)
     records = [conversation.turn_record(a) for a in answers]
     return [*chat, {"role": "assistant", "content": message}], panel(answers, index_dir), records
+
+
+def ask_exactly(chat: list[dict[str, Any]] | None, turns: Any) -> tuple[Any, str]:
+    """First step of "Ask exactly as typed": the last question shown again, pending, to be answered
+    without the conversation (:func:`respond` with ``with_history=False``). Returns ``(chat, pending)``."""
+    earlier = conversation.answers_from(turns)
+    if not earlier:
+        return gr.skip(), ""
+    question = earlier[-1].question
+    return [*(chat or []), {"role": "user", "content": conversation.question_html(question)}], question
+
+
+def exact_button(turns: Any) -> Any:
+    """ "Ask exactly as typed" is offered when the last question was searched as something else."""
+    earlier = conversation.answers_from(turns)
+    return gr.Button(visible=bool(earlier) and conversation.rewritten(earlier[-1]))
 
 
 def panel(answers: Sequence[Answer], index_dir: str | Path) -> str:
