@@ -29,7 +29,7 @@ from starlette.middleware import Middleware  # noqa: E402
 from rag.errors import ConfigError  # noqa: E402
 from rag.ingestion.documents import SUPPORTED  # noqa: E402
 
-from . import api, asking, conversation, handlers, render, security  # noqa: E402
+from . import api, asking, conversation, examples, handlers, render, security  # noqa: E402
 from .login import MIN_PASSWORD_CHARS, Credentials, LoginThrottle  # noqa: E402
 from .script import SCRIPT  # noqa: E402
 from .security import LOOPBACK_NAMES, is_loopback  # noqa: E402, F401 (both part of this module's interface)
@@ -52,11 +52,6 @@ INDEX_WRITES = "index-writes"
 never overlap (rag also locks the folder, but a queue shows the user a position instead of a hang)."""
 FILE_TYPES = sorted(SUPPORTED)
 """What the upload accepts: every type rag reads (:data:`rag.ingestion.documents.SUPPORTED`)."""
-EXAMPLES = [
-    "What did Kim Jong Un order his military to do?",
-    "Who did Kim Jong Un meet in Russia?",
-    "What has North Korea declared itself to be?",
-]
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
 CONFIRM_REMOVE_JS = (
@@ -94,8 +89,8 @@ def build_app(index_dir: str | Path = "index") -> gr.Blocks:
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(UPLOAD_CACHE_SECONDS, UPLOAD_CACHE_SECONDS)) as demo:
         gr.HTML(INTRO, js_on_load=None)
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat"):
-                _chat_tab(index, demo)
+            with gr.Tab("Chat", id="chat") as chat_tab:
+                _chat_tab(index, demo, chat_tab)
             with gr.Tab("Documents", id="documents") as documents_tab:
                 status, table, choice = _documents_tab(index)
         view_outputs = [status, table, choice]
@@ -110,7 +105,7 @@ def build_app(index_dir: str | Path = "index") -> gr.Blocks:
     return demo
 
 
-def _chat_tab(index: str, demo: gr.Blocks) -> None:
+def _chat_tab(index: str, demo: gr.Blocks, chat_tab: gr.Tab) -> None:
     """Conversation on the left, sources panel on the right (below on a phone); two-step asking
     (show, then answer); the conversation is kept in the browser across reloads."""
     with gr.Row(equal_height=False, elem_id="chat-row"):
@@ -128,8 +123,8 @@ def _chat_tab(index: str, demo: gr.Blocks) -> None:
             with gr.Row(elem_id="chat-actions"):
                 exact = gr.Button("Ask exactly as typed", size="sm", elem_id="ask-exact", visible=False)
                 new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
-            with gr.Row():
-                gr.Examples([[q] for q in EXAMPLES], inputs=[box], label="Examples (about the bundled sample article)")
+            with gr.Row(elem_id="examples"):
+                chips = [gr.Button("", size="sm", visible=False, elem_classes=["example-chip"]) for _ in range(examples.MAX)]
         with gr.Column(scale=2, elem_id="sources-column"):
             sources = gr.HTML(conversation.empty_sources_html(), elem_id="sources", js_on_load=None)
     pending = gr.State("")
@@ -155,6 +150,22 @@ def _chat_tab(index: str, demo: gr.Blocks) -> None:
         [chat, sources, turns],
         **answering,  # type: ignore[arg-type]
     ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
+    for chip in chips:  # a chip asks its question at once
+        chip.click(asking.queue_question, [chip, chat], [box, chat, pending], **showing).then(  # type: ignore[arg-type]
+            _respond,
+            [pending, chat, turns],
+            [chat, sources, turns],
+            **answering,  # type: ignore[arg-type]
+        ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
+
+    def _chips() -> list[Any]:
+        found = examples.examples(index)
+        return [
+            gr.Button(found[i], visible=True) if i < len(found) else gr.Button("", visible=False) for i in range(examples.MAX)
+        ]
+
+    demo.load(_chips, None, chips, api_visibility="private")  # questions this index answers, or none
+    chat_tab.select(_chips, None, chips, api_visibility="private")  # documents may have changed meanwhile
     for clear in (new.click, chat.clear):  # the chat's own trash button (hidden by style.CSS) would too
         clear(asking.clear_chat, None, [chat, sources, turns, pending], queue=False, api_visibility="private").then(
             asking.exact_button, [turns], [exact], queue=False, api_visibility="private"

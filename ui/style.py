@@ -71,6 +71,8 @@ a.cite-n:hover { text-decoration: underline; }
 .abstain-box p { margin: 0.3rem 0 0; }
 .chat-abstain { border-left: 3px solid #d97706; padding-left: 0.6rem; }
 .chat-uncertain { color: var(--body-text-color-subdued); font-size: 0.9em; margin-top: 0.3rem; }
+#examples { flex-wrap: wrap; gap: 0.4rem; }
+.example-chip { flex: 0 1 auto !important; min-width: 0 !important; }
 .searched { color: var(--body-text-color-subdued); font-size: 0.85em; margin-top: 0.3rem; font-style: italic; }
 .chat-error { color: #b91c1c; }
 .dark .chat-error { color: #fca5a5; }
