@@ -360,3 +360,12 @@ def test_the_documents_table_escapes_and_lists_every_column() -> None:
     assert "<caption>Indexed documents (1)</caption>" in table
     assert '<th scope="row" class="col-title">&lt;b&gt;R&amp;D&lt;/b&gt;</th>' in table
     assert '<td class="col-chunks" data-label="chunks">3</td>' in table and "upload: r&amp;d.txt" in table
+
+
+def test_a_long_question_is_shortened_above_its_sources_and_whole_in_its_title() -> None:
+    question = "How " + "very " * 60 + "long is it?"
+    result = Answer(question, "Not found.", [], [], abstained=True, query=question)
+    head = re.search(r'<div class="turn-question" title="([^"]*)">“([^”]*)”</div>', conversation.turn_html(result, {}, 0))
+    assert head is not None and html.unescape(head.group(1)) == question
+    shown = html.unescape(head.group(2))
+    assert len(shown) <= conversation.QUESTION_ECHO and shown.endswith("very…") and question.startswith(shown[:-1])

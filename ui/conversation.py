@@ -206,10 +206,18 @@ def panel_html(answers: Sequence[Answer], docs: Mapping[str, Document]) -> str:
     return '<div class="sources">' + "".join(turn_html(a, docs, i, i == last) for i, a in enumerate(answers)) + "</div>"
 
 
+QUESTION_ECHO = 160
+"""Characters of the question echoed above its sources (the whole question is in the chat)."""
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= QUESTION_ECHO else text[: QUESTION_ECHO - 1].rstrip() + "…"
+
+
 def turn_html(result: Answer, docs: Mapping[str, Document], turn: int, current: bool = True) -> str:
     """One answer's sources: its cited paragraphs grouped by document; for an abstention a
     "not found" notice and the closest passages as a possible answer."""
-    question = f'<div class="turn-question">“{esc(result.question)}”</div>'
+    question = f'<div class="turn-question" title="{esc(result.question)}">“{esc(_shortened(result.question))}”</div>'
     head = (
         f'<div class="turn-head"><span class="sources-title">Sources of answer {turn + 1}</span> '
         f'<a class="to-answer" href="#chat" data-turn="{turn}">↑ back to the answer</a>{question}</div>'
