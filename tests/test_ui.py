@@ -163,6 +163,17 @@ def test_follow_up_uses_the_earlier_question_as_history(article_index: Path) -> 
 # --- errors become one-line notices ----------------------------------------------------------
 
 
+def test_a_question_shows_searching_until_its_answer_replaces_it(article_index: Path) -> None:
+    _, chat, pending = asking.queue_question("Who did Kim Jong Un meet in Russia?", [])
+    assert [m["role"] for m in chat] == ["user", "assistant"] and "Searching your documents…" in chat[-1]["content"]
+    chat, _, _ = asking.respond(pending, chat, [], article_index)
+    assert [m["role"] for m in chat] == ["user", "assistant"] and "Vladimir Putin" in chat[-1]["content"]
+    assert "Searching" not in str(chat)
+    _, chat, pending = asking.queue_question("Who did he meet there?", chat)
+    chat, _, _ = asking.respond(pending, chat, [], article_index.parent / "missing")  # an error replaces it too
+    assert "Searching" not in str(chat) and "No index at" in chat[-1]["content"]
+
+
 def test_blank_question_is_a_notice_and_nothing_is_asked() -> None:
     with pytest.warns(UserWarning, match="Type a question first"):
         box, chat, pending = asking.queue_question("   ", [])
@@ -332,7 +343,7 @@ def test_a_long_question_is_cut_with_a_notice_and_only_the_cut_one_is_kept() -> 
     with pytest.warns(UserWarning, match="only its first 2000 characters are asked"):
         box, chat, pending = asking.queue_question(huge, [])
     assert (
-        len(pending) == 1999 and pending == ("word " * 400)[:1999] and chat[-1]["content"] == conversation.question_html(pending)
+        len(pending) == 1999 and pending == ("word " * 400)[:1999] and chat[-2]["content"] == conversation.question_html(pending)
     )
 
 

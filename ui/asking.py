@@ -19,11 +19,21 @@ from rag.records import Answer
 from . import conversation, render
 from .handlers import _step, documents_by_id, notice, warn
 
+SEARCHING = {"role": "assistant", "content": '<div class="chat-pending" role="status">Searching your documents…</div>'}
+"""The answer's place in the chat while it is searched for (replaced by the answer)."""
+
+
+def _settled(chat: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The chat without a trailing "Searching…" message."""
+    chat = list(chat or [])
+    return chat[:-1] if chat and chat[-1] == SEARCHING else chat
+
 
 def queue_question(question: str | None, chat: list[dict[str, Any]] | None) -> tuple[Any, list[dict[str, Any]], str]:
     """First step of asking: show the question in the chat at once and clear the box.
 
-    Returns ``(textbox value, chat, pending question)``. The question is bounded as ``rag``
+    Returns ``(textbox value, chat, pending question)``; the chat ends with a "Searching…" message
+    that :func:`respond` replaces by the answer. The question is bounded as ``rag``
     bounds it (whitespace collapsed, at most ``max_question_chars``, with a notice when cut):
     that is what is shown, kept and answered, never the raw text. For a blank question the box
     and chat are left alone, a notice is shown and nothing is pending.
@@ -39,7 +49,7 @@ def queue_question(question: str | None, chat: list[dict[str, Any]] | None) -> t
         return gr.skip(), chat, ""
     if cut:
         warn(f"Your question is longer than {limit} characters: only its first {limit} characters are asked.")
-    return "", [*chat, {"role": "user", "content": conversation.question_html(text)}], text
+    return "", [*chat, {"role": "user", "content": conversation.question_html(text)}, SEARCHING], text
 
 
 def respond(
@@ -63,7 +73,7 @@ def respond(
     from rag.answering.answer import answer
 
     _step(progress, None, "Searching your documents…")
-    chat = list(chat or [])
+    chat = _settled(chat)
     earlier = conversation.answers_from(turns)
     try:
         history = [(a.question, a) for a in earlier] if with_history else []
@@ -86,7 +96,7 @@ def ask_exactly(chat: list[dict[str, Any]] | None, turns: Any) -> tuple[Any, str
     if not earlier:
         return gr.skip(), ""
     question = earlier[-1].question
-    return [*(chat or []), {"role": "user", "content": conversation.question_html(question)}], question
+    return [*_settled(chat), {"role": "user", "content": conversation.question_html(question)}, SEARCHING], question
 
 
 def exact_button(turns: Any) -> Any:

@@ -73,6 +73,7 @@ a.cite-n:hover { text-decoration: underline; }
 .chat-uncertain { color: var(--body-text-color-subdued); font-size: 0.9em; margin-top: 0.3rem; }
 #examples { flex-wrap: wrap; gap: 0.4rem; }
 .example-chip { flex: 0 1 auto !important; min-width: 0 !important; }
+.chat-pending { color: var(--body-text-color-subdued); font-style: italic; }
 .searched { color: var(--body-text-color-subdued); font-size: 0.85em; margin-top: 0.3rem; font-style: italic; }
 .chat-error { color: #b91c1c; }
 .dark .chat-error { color: #fca5a5; }
