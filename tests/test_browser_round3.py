@@ -119,4 +119,5 @@ def test_example_chips_ask_questions_about_the_index_at_once(server: str, browse
     page.wait_for_function("() => document.querySelectorAll('#chat .bot .chat-answer').length === 1", timeout=60000)
     assert page.locator("#chat .user").first.inner_text().strip() == SAMPLE_QUESTIONS[1]
     assert RUSSIA in page.locator("#chat .bot .chat-answer").first.inner_text()
+    assert page.locator("#chat .chat-pending").count() == 0 and page.locator("#chat .bot").count() == 1  # replaced
     page.context.close()

@@ -26,7 +26,7 @@ SEARCHING = {"role": "assistant", "content": '<div class="chat-pending" role="st
 def _settled(chat: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """The chat without a trailing "Searching…" message."""
     chat = list(chat or [])
-    return chat[:-1] if chat and chat[-1] == SEARCHING else chat
+    return chat[:-1] if chat and "chat-pending" in str(chat[-1].get("content", "")) else chat
 
 
 def queue_question(question: str | None, chat: list[dict[str, Any]] | None) -> tuple[Any, list[dict[str, Any]], str]:
