@@ -82,3 +82,41 @@ def test_an_abstention_says_not_found_once_and_hides_unrelated_passages(server: 
     offer.locator("a.cite-n").first.click()
     assert folded.get_attribute("open") is not None and folded.locator('.src-card[data-cites~="1"]').is_visible()
     page.context.close()
+
+
+def test_a_rewritten_follow_up_says_what_was_searched_and_can_be_asked_as_typed(server: str, browser) -> None:  # noqa: F811
+    page = _page(browser, server, DESKTOP)
+    page.locator("#new-conversation").click()
+    exact = page.locator("#ask-exact")
+    _ask(page, "Did Kim Jong Un visit Russia?")
+    bots = page.locator("#chat .bot")
+    assert bots.nth(0).locator(".searched").count() == 0 and not exact.is_visible()  # asked alone: searched as typed
+    _ask(page, "Who did he meet there?")
+    searched = bots.nth(1).locator(".searched")
+    assert searched.inner_text() == "Searched for: “Who did Kim Jong Un meet in Russia?”"
+    exact.wait_for(state="visible", timeout=5000)
+    exact.click()
+    page.wait_for_function("() => document.querySelectorAll('#chat .bot').length === 3", timeout=60000)
+    assert page.locator("#chat .user").nth(2).inner_text().strip() == "Who did he meet there?"
+    assert bots.nth(2).locator(".searched").count() == 0  # answered without the conversation: searched as typed
+    exact.wait_for(state="hidden", timeout=5000)
+    page.reload()
+    page.wait_for_function("() => document.querySelectorAll('#chat .bot').length === 3", timeout=30000)
+    assert page.locator("#chat .bot").nth(1).locator(".searched").count() == 1 and not exact.is_visible()
+    page.context.close()
+
+
+def test_example_chips_ask_questions_about_the_index_at_once(server: str, browser) -> None:  # noqa: F811
+    from ui.examples import SAMPLE_QUESTIONS
+
+    page = _page(browser, server, DESKTOP)
+    page.locator("#new-conversation").click()
+    chips = page.locator("#examples button.example-chip:visible")
+    chips.first.wait_for(state="visible", timeout=30000)
+    shown = [chips.nth(i).inner_text().strip() for i in range(chips.count())]
+    assert shown[:3] == list(SAMPLE_QUESTIONS)  # this server indexes the sample article
+    chips.nth(1).click()  # asks it: no need to press Ask
+    page.wait_for_function("() => document.querySelectorAll('#chat .bot .chat-answer').length === 1", timeout=60000)
+    assert page.locator("#chat .user").first.inner_text().strip() == SAMPLE_QUESTIONS[1]
+    assert RUSSIA in page.locator("#chat .bot .chat-answer").first.inner_text()
+    page.context.close()

@@ -137,6 +137,21 @@ def test_a_possessive_is_never_glued_onto_a_verb() -> None:
     assert "lead" not in resolve("What is its deadline?", ["Who will lead the payment integration?"]).text
 
 
+def test_a_person_named_with_a_possessive_in_the_answer_is_carried_over_without_it() -> None:
+    answer = "Last year, Kim Jong Un’s visit to Russia ended years of isolation. [1]"
+    for said in (answer, answer.replace("’", "'")):
+        assert resolve("What did he order?", [("Who visited Russia?", said)]).text == "What did Kim Jong Un order?"
+
+
+def test_he_is_the_previous_questions_person_unless_it_asked_who() -> None:
+    met = "In Vostochny, he met President Vladimir Putin. [1]"
+    assert (
+        resolve("Who did he meet there?", [("Did Kim Jong Un visit Russia?", met)]).text == "Who did Kim Jong Un meet in Russia?"
+    )
+    said = resolve("What did he say?", [("Who did Kim Jong Un meet in Russia?", met)])
+    assert said.text == "What did President Vladimir Putin say?"  # "who" asked for a person: the answer gave him
+
+
 def test_a_person_pronoun_stands_for_a_person_never_a_thing() -> None:
     designed = ("Who designed the Heron Bridge?", f"{DESIGNER} [1]")
     assert resolve("What did she design?", [designed]).text == "What did Ingrid Solberg design?"

@@ -163,6 +163,17 @@ def test_follow_up_uses_the_earlier_question_as_history(article_index: Path) -> 
 # --- errors become one-line notices ----------------------------------------------------------
 
 
+def test_a_question_shows_searching_until_its_answer_replaces_it(article_index: Path) -> None:
+    _, chat, pending = asking.queue_question("Who did Kim Jong Un meet in Russia?", [])
+    assert [m["role"] for m in chat] == ["user", "assistant"] and "Searching your documents…" in chat[-1]["content"]
+    chat, _, _ = asking.respond(pending, chat, [], article_index)
+    assert [m["role"] for m in chat] == ["user", "assistant"] and "Vladimir Putin" in chat[-1]["content"]
+    assert "Searching" not in str(chat)
+    _, chat, pending = asking.queue_question("Who did he meet there?", chat)
+    chat, _, _ = asking.respond(pending, chat, [], article_index.parent / "missing")  # an error replaces it too
+    assert "Searching" not in str(chat) and "No index at" in chat[-1]["content"]
+
+
 def test_blank_question_is_a_notice_and_nothing_is_asked() -> None:
     with pytest.warns(UserWarning, match="Type a question first"):
         box, chat, pending = asking.queue_question("   ", [])
@@ -332,7 +343,7 @@ def test_a_long_question_is_cut_with_a_notice_and_only_the_cut_one_is_kept() -> 
     with pytest.warns(UserWarning, match="only its first 2000 characters are asked"):
         box, chat, pending = asking.queue_question(huge, [])
     assert (
-        len(pending) == 1999 and pending == ("word " * 400)[:1999] and chat[-1]["content"] == conversation.question_html(pending)
+        len(pending) == 1999 and pending == ("word " * 400)[:1999] and chat[-2]["content"] == conversation.question_html(pending)
     )
 
 
@@ -360,3 +371,12 @@ def test_the_documents_table_escapes_and_lists_every_column() -> None:
     assert "<caption>Indexed documents (1)</caption>" in table
     assert '<th scope="row" class="col-title">&lt;b&gt;R&amp;D&lt;/b&gt;</th>' in table
     assert '<td class="col-chunks" data-label="chunks">3</td>' in table and "upload: r&amp;d.txt" in table
+
+
+def test_a_long_question_is_shortened_above_its_sources_and_whole_in_its_title() -> None:
+    question = "How " + "very " * 60 + "long is it?"
+    result = Answer(question, "Not found.", [], [], abstained=True, query=question)
+    head = re.search(r'<div class="turn-question" title="([^"]*)">“([^”]*)”</div>', conversation.turn_html(result, {}, 0))
+    assert head is not None and html.unescape(head.group(1)) == question
+    shown = html.unescape(head.group(2))
+    assert len(shown) <= conversation.QUESTION_ECHO and shown.endswith("very…") and question.startswith(shown[:-1])

@@ -29,7 +29,7 @@ from starlette.middleware import Middleware  # noqa: E402
 from rag.errors import ConfigError  # noqa: E402
 from rag.ingestion.documents import SUPPORTED  # noqa: E402
 
-from . import api, asking, conversation, handlers, render, security  # noqa: E402
+from . import api, asking, conversation, examples, handlers, render, security  # noqa: E402
 from .login import MIN_PASSWORD_CHARS, Credentials, LoginThrottle  # noqa: E402
 from .script import SCRIPT  # noqa: E402
 from .security import LOOPBACK_NAMES, is_loopback  # noqa: E402, F401 (both part of this module's interface)
@@ -52,11 +52,6 @@ INDEX_WRITES = "index-writes"
 never overlap (rag also locks the folder, but a queue shows the user a position instead of a hang)."""
 FILE_TYPES = sorted(SUPPORTED)
 """What the upload accepts: every type rag reads (:data:`rag.ingestion.documents.SUPPORTED`)."""
-EXAMPLES = [
-    "What did Kim Jong Un order his military to do?",
-    "Who did Kim Jong Un meet in Russia?",
-    "What has North Korea declared itself to be?",
-]
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
 CONFIRM_REMOVE_JS = (
@@ -94,8 +89,8 @@ def build_app(index_dir: str | Path = "index") -> gr.Blocks:
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(UPLOAD_CACHE_SECONDS, UPLOAD_CACHE_SECONDS)) as demo:
         gr.HTML(INTRO, js_on_load=None)
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat"):
-                _chat_tab(index, demo)
+            with gr.Tab("Chat", id="chat") as chat_tab:
+                _chat_tab(index, demo, chat_tab)
             with gr.Tab("Documents", id="documents") as documents_tab:
                 status, table, choice = _documents_tab(index)
         view_outputs = [status, table, choice]
@@ -110,7 +105,7 @@ def build_app(index_dir: str | Path = "index") -> gr.Blocks:
     return demo
 
 
-def _chat_tab(index: str, demo: gr.Blocks) -> None:
+def _chat_tab(index: str, demo: gr.Blocks, chat_tab: gr.Tab) -> None:
     """Conversation on the left, sources panel on the right (below on a phone); two-step asking
     (show, then answer); the conversation is kept in the browser across reloads."""
     with gr.Row(equal_height=False, elem_id="chat-row"):
@@ -125,9 +120,11 @@ def _chat_tab(index: str, demo: gr.Blocks) -> None:
                     autofocus=True,
                 )  # no max_length: the browser would cut a pasted question silently (queue_question says so)
                 ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=90)
-            new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
-            with gr.Row():
-                gr.Examples([[q] for q in EXAMPLES], inputs=[box], label="Examples (about the bundled sample article)")
+            with gr.Row(elem_id="chat-actions"):
+                exact = gr.Button("Ask exactly as typed", size="sm", elem_id="ask-exact", visible=False)
+                new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
+            with gr.Row(elem_id="examples"):
+                chips = [gr.Button("", size="sm", visible=False, elem_classes=["example-chip"]) for _ in range(examples.MAX)]
         with gr.Column(scale=2, elem_id="sources-column"):
             sources = gr.HTML(conversation.empty_sources_html(), elem_id="sources", js_on_load=None)
     pending = gr.State("")
@@ -136,20 +133,50 @@ def _chat_tab(index: str, demo: gr.Blocks) -> None:
     def _respond(p: str, c: Any, t: Any, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 (Gradio injects it)
         return asking.respond(p, c, t, index, progress)
 
-    gr.on(
-        [box.submit, ask.click], asking.queue_question, [box, chat], [box, chat, pending],
-        concurrency_limit=None, show_progress="hidden", api_visibility="private",
-    ).then(
-        _respond, [pending, chat, turns], [chat, sources, turns],
-        concurrency_id="answers", show_progress="full", show_progress_on=[sources], api_visibility="private",
-    )  # fmt: skip
+    def _respond_as_typed(p: str, c: Any, t: Any, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
+        return asking.respond(p, c, t, index, progress, with_history=False)
+
+    answering = {"concurrency_id": "answers", "show_progress": "full", "show_progress_on": [sources], "api_visibility": "private"}
+    showing = {"concurrency_limit": None, "show_progress": "hidden", "api_visibility": "private"}
+    gr.on([box.submit, ask.click], asking.queue_question, [box, chat], [box, chat, pending], **showing).then(  # type: ignore[arg-type]
+        _respond,
+        [pending, chat, turns],
+        [chat, sources, turns],
+        **answering,  # type: ignore[arg-type]
+    ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
+    exact.click(asking.ask_exactly, [chat, turns], [chat, pending], **showing).then(  # type: ignore[arg-type]
+        _respond_as_typed,
+        [pending, chat, turns],
+        [chat, sources, turns],
+        **answering,  # type: ignore[arg-type]
+    ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
+    for chip in chips:  # a chip asks its question at once
+        chip.click(asking.queue_question, [chip, chat], [box, chat, pending], **showing).then(  # type: ignore[arg-type]
+            _respond,
+            [pending, chat, turns],
+            [chat, sources, turns],
+            **answering,  # type: ignore[arg-type]
+        ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
+
+    def _chips() -> list[Any]:
+        found = examples.examples(index)
+        return [
+            gr.Button(found[i], visible=True) if i < len(found) else gr.Button("", visible=False) for i in range(examples.MAX)
+        ]
+
+    demo.load(_chips, None, chips, api_visibility="private")  # questions this index answers, or none
+    chat_tab.select(_chips, None, chips, api_visibility="private")  # documents may have changed meanwhile
     for clear in (new.click, chat.clear):  # the chat's own trash button (hidden by style.CSS) would too
-        clear(asking.clear_chat, None, [chat, sources, turns, pending], queue=False, api_visibility="private")
+        clear(asking.clear_chat, None, [chat, sources, turns, pending], queue=False, api_visibility="private").then(
+            asking.exact_button, [turns], [exact], queue=False, api_visibility="private"
+        )
 
     def _restore(t: Any) -> Any:
         return asking.restore(t, index)
 
-    demo.load(_restore, [turns], [chat, sources, turns], api_visibility="private")
+    demo.load(_restore, [turns], [chat, sources, turns], api_visibility="private").then(
+        asking.exact_button, [turns], [exact], queue=False, api_visibility="private"
+    )
 
 
 def _chatbot() -> gr.Chatbot:

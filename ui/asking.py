@@ -19,11 +19,21 @@ from rag.records import Answer
 from . import conversation, render
 from .handlers import _step, documents_by_id, notice, warn
 
+SEARCHING = {"role": "assistant", "content": '<div class="chat-pending" role="status">Searching your documents…</div>'}
+"""The answer's place in the chat while it is searched for (replaced by the answer)."""
+
+
+def _settled(chat: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The chat without a trailing "Searching…" message."""
+    chat = list(chat or [])
+    return chat[:-1] if chat and chat[-1] == SEARCHING else chat
+
 
 def queue_question(question: str | None, chat: list[dict[str, Any]] | None) -> tuple[Any, list[dict[str, Any]], str]:
     """First step of asking: show the question in the chat at once and clear the box.
 
-    Returns ``(textbox value, chat, pending question)``. The question is bounded as ``rag``
+    Returns ``(textbox value, chat, pending question)``; the chat ends with a "Searching…" message
+    that :func:`respond` replaces by the answer. The question is bounded as ``rag``
     bounds it (whitespace collapsed, at most ``max_question_chars``, with a notice when cut):
     that is what is shown, kept and answered, never the raw text. For a blank question the box
     and chat are left alone, a notice is shown and nothing is pending.
@@ -39,16 +49,22 @@ def queue_question(question: str | None, chat: list[dict[str, Any]] | None) -> t
         return gr.skip(), chat, ""
     if cut:
         warn(f"Your question is longer than {limit} characters: only its first {limit} characters are asked.")
-    return "", [*chat, {"role": "user", "content": conversation.question_html(text)}], text
+    return "", [*chat, {"role": "user", "content": conversation.question_html(text)}, SEARCHING], text
 
 
 def respond(
-    pending: str, chat: list[dict[str, Any]] | None, turns: Any, index_dir: str | Path, progress: Any = None
+    pending: str,
+    chat: list[dict[str, Any]] | None,
+    turns: Any,
+    index_dir: str | Path,
+    progress: Any = None,
+    with_history: bool = True,
 ) -> tuple[Any, Any, Any]:
     """Second step: answer the pending question with the earlier questions and answers as ``history``
     (follow-ups are resolved; the previous answer's sentences are not cited again unless still the best).
 
-    ``turns`` are the conversation's stored records (``ui.conversation``). Returns ``(chat,
+    ``turns`` are the conversation's stored records (``ui.conversation``); without ``with_history``
+    the question is answered as typed (:func:`ask_exactly`). Returns ``(chat,
     sources panel HTML, turns)``: the answer's message is added to the chat and its record to
     ``turns``; nothing changes when no question is pending; an error adds an error message only.
     """
@@ -57,10 +73,11 @@ def respond(
     from rag.answering.answer import answer
 
     _step(progress, None, "Searching your documents…")
-    chat = list(chat or [])
+    chat = _settled(chat)
     earlier = conversation.answers_from(turns)
     try:
-        result = answer(pending, index_dir=index_dir, history=[(a.question, a) for a in earlier])
+        history = [(a.question, a) for a in earlier] if with_history else []
+        result = answer(pending, index_dir=index_dir, history=history)
     except RagError as err:
         message = warn(err)
         return [*chat, {"role": "assistant", "content": render.chat_error_html(message)}], gr.skip(), gr.skip()
@@ -70,6 +87,22 @@ def respond(
     message = conversation.chat_answer_html(result, len(answers) - 1)
     records = [conversation.turn_record(a) for a in answers]
     return [*chat, {"role": "assistant", "content": message}], panel(answers, index_dir), records
+
+
+def ask_exactly(chat: list[dict[str, Any]] | None, turns: Any) -> tuple[Any, str]:
+    """First step of "Ask exactly as typed": the last question shown again, pending, to be answered
+    without the conversation (:func:`respond` with ``with_history=False``). Returns ``(chat, pending)``."""
+    earlier = conversation.answers_from(turns)
+    if not earlier:
+        return gr.skip(), ""
+    question = earlier[-1].question
+    return [*_settled(chat), {"role": "user", "content": conversation.question_html(question)}, SEARCHING], question
+
+
+def exact_button(turns: Any) -> Any:
+    """ "Ask exactly as typed" is offered when the last question was searched as something else."""
+    earlier = conversation.answers_from(turns)
+    return gr.Button(visible=bool(earlier) and conversation.rewritten(earlier[-1]))
 
 
 def panel(answers: Sequence[Answer], index_dir: str | Path) -> str:

@@ -90,6 +90,18 @@ def closest(result: Answer) -> list[Citation]:
     return closest_passages(result, CLOSEST)
 
 
+def rewritten(result: Answer) -> bool:
+    """Was the question searched as something else (a follow-up completed from the conversation)?"""
+    return " ".join(result.query.split()).casefold() != " ".join(result.question.split()).casefold()
+
+
+def searched_html(result: Answer) -> str:
+    """ "Searched for: ..." under an answer whose question was rewritten, else ""."""
+    if not rewritten(result):
+        return ""
+    return f'<p class="searched">Searched for: “{esc(result.query)}”</p>'
+
+
 def cited(result: Answer) -> list[Citation]:
     """The sentences an answer's ``[n]`` markers point at: its citations, or for an abstention its closest passages."""
     return closest(result) if result.abstained else list(result.citations)
@@ -133,10 +145,12 @@ def chat_answer_html(result: Answer, turn: int = 0) -> str:
             if possible
             else ""
         )  # collapsed: they are not an answer, and must not look like one
-        return f'<div class="chat-abstain turn-{turn}" {copy}><strong>{NOT_FOUND}.</strong>{offer}{_to_sources(turn, 0)}</div>'
+        searched = searched_html(result)
+        return f'<div class="chat-abstain turn-{turn}" {copy}><strong>{NOT_FOUND}.</strong>{searched}{offer}{_to_sources(turn, 0)}</div>'
     known = {c.n for c in result.citations}
     unsure = "" if result.confident else f'<p class="chat-uncertain">{UNCERTAIN_NOTE}</p>'
-    return f'<div class="chat-answer turn-{turn}" {copy}>{_linked(result.text, known, turn)}{unsure}{to_sources}</div>'
+    body = f"{_linked(result.text, known, turn)}{unsure}{searched_html(result)}{to_sources}"
+    return f'<div class="chat-answer turn-{turn}" {copy}>{body}</div>'
 
 
 def _linked(text: str, known: set[int], turn: int) -> str:
@@ -192,10 +206,18 @@ def panel_html(answers: Sequence[Answer], docs: Mapping[str, Document]) -> str:
     return '<div class="sources">' + "".join(turn_html(a, docs, i, i == last) for i, a in enumerate(answers)) + "</div>"
 
 
+QUESTION_ECHO = 160
+"""Characters of the question echoed above its sources (the whole question is in the chat)."""
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= QUESTION_ECHO else text[: QUESTION_ECHO - 1].rstrip() + "…"
+
+
 def turn_html(result: Answer, docs: Mapping[str, Document], turn: int, current: bool = True) -> str:
     """One answer's sources: its cited paragraphs grouped by document; for an abstention a
     "not found" notice and the closest passages as a possible answer."""
-    question = f'<div class="turn-question">“{esc(result.question)}”</div>'
+    question = f'<div class="turn-question" title="{esc(result.question)}">“{esc(_shortened(result.question))}”</div>'
     head = (
         f'<div class="turn-head"><span class="sources-title">Sources of answer {turn + 1}</span> '
         f'<a class="to-answer" href="#chat" data-turn="{turn}">↑ back to the answer</a>{question}</div>'

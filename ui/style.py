@@ -71,6 +71,10 @@ a.cite-n:hover { text-decoration: underline; }
 .abstain-box p { margin: 0.3rem 0 0; }
 .chat-abstain { border-left: 3px solid #d97706; padding-left: 0.6rem; }
 .chat-uncertain { color: var(--body-text-color-subdued); font-size: 0.9em; margin-top: 0.3rem; }
+#examples { flex-wrap: wrap; gap: 0.4rem; }
+.example-chip { flex: 0 1 auto !important; min-width: 0 !important; }
+.chat-pending { color: var(--body-text-color-subdued); font-style: italic; }
+.searched { color: var(--body-text-color-subdued); font-size: 0.85em; margin-top: 0.3rem; font-style: italic; }
 .chat-error { color: #b91c1c; }
 .dark .chat-error { color: #fca5a5; }
 .index-status { padding: 0.55rem 0.8rem; border-radius: 8px; background: var(--background-fill-secondary);

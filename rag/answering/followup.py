@@ -52,6 +52,8 @@ _PRONOUN = re.compile(r"\b(it|he|she|they|him|her|them|its|his|their|theirs)\b",
 _POSSESSIVE = frozenset({"its", "his", "her", "their", "theirs"})
 _PERSONAL = frozenset({"he", "she", "him", "her", "his", "hers"})
 """Pronouns that stand for a person: never resolved to a thing ("the Heron Bridge")."""
+_WHO = re.compile(r"\s*(?:who|whom)\b", re.IGNORECASE)
+_OWNER = re.compile(r"['’]s?$")
 _DETERMINER = re.compile(r"^(?:the|a|an|this|that|these|those)\b", re.IGNORECASE)
 _NAME_RUN = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'-]+(?:\s+(?:of\s+|de\s+|van\s+|von\s+)?[A-Z][\w’'-]+)+")
 """Two or more capitalised words, not at the start of a sentence: a name ("Ingrid Solberg")."""
@@ -117,7 +119,7 @@ def _resolve_one(question: str, previous: str, answer_text: str = "") -> Turn:
     asked = _standalone(question)
     pronoun = _PRONOUN.search(asked)
     if pronoun and pronoun.group(1).lower() in _PERSONAL:
-        person = _person(subject, others, answer_text)
+        person = _person(subject, others, answer_text, asked_who=bool(_WHO.match(previous)))
         if not person:  # no person to stand for: searching "the bridge" for "she" would change the question
             return Turn(asked, question, (), answer_text)
         subject = person
@@ -130,13 +132,18 @@ def _resolve_one(question: str, previous: str, answer_text: str = "") -> Turn:
     return Turn(text, question, used, answer_text)
 
 
-def _person(subject: str, others: Sequence[str], answer_text: str) -> str:
-    """Who "he" or "she" stands for: a name in the previous answer (the person it gave), else the
-    previous question's subject or another name in it when that is a name, not a thing."""
-    for name in _NAME_RUN.findall(answer_text):
+def _person(subject: str, others: Sequence[str], answer_text: str, asked_who: bool = True) -> str:
+    """Who "he" or "she" stands for. After a "who" question, the person its answer gave (a name in
+    the answer); otherwise the previous question's subject when that is a name, not a thing ("Did
+    Kim Jong Un visit Russia?" then "Who did he meet there?": Kim Jong Un), else a name in the answer."""
+    named = next((p for p in (subject, *others) if p[:1].isupper() and not _DETERMINER.match(p)), "")
+    if named and not asked_who:
+        return named
+    for run in _NAME_RUN.findall(answer_text):
+        name = _OWNER.sub("", run)  # "Kim Jong Un’s visit": the person is "Kim Jong Un"
         if name not in (subject, *others):
             return name
-    return next((p for p in (subject, *others) if p[:1].isupper() and not _DETERMINER.match(p)), "")
+    return named
 
 
 def is_follow_up(question: str) -> bool:
