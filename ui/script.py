@@ -164,6 +164,6 @@ SCRIPT = r"""
   }
   new MutationObserver(() => {
     if (!queued) { queued = true; requestAnimationFrame(fixLabels); }
-  }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["aria-label"] });
+  }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ["aria-label"] });
 }
 """
