@@ -208,3 +208,39 @@ def test_selqa_pairs_read_each_sentence_in_its_section(tmp_path: Path) -> None:
     assert 1 <= sum(p.label == 0.0 for p in pairs) <= NEGATIVES and len({p.text for p in pairs}) == len(pairs)
     every, _ = selqa_pairs(selqa_items([path]), random.Random(1), negatives=None)
     assert len(every[0]) == len(sentences) - 1  # the empty candidate is never read
+
+
+def test_faq_pairs_take_question_headings_and_the_first_sentence_of_their_answer(tmp_path: Path) -> None:
+    """A Markdown FAQ becomes judge pairs: each "?" heading a question (numbering dropped), the first
+    prose sentence under it positive, sentences of other answers negative; the question's own heading
+    is never shown to the judge (the section keeps only the headings around it)."""
+    import random
+
+    from benchmarks.faq_pairs import faq_pairs
+
+    path = tmp_path / "heron-faq.md"
+    path.write_text(
+        "# Heron Bridge FAQ\n\n## Visiting\n\n### 1.1 When is the bridge open?\n\nYes.\n\n"
+        "The bridge is open to walkers from 6 am to 10 pm every day. Cyclists must dismount.\n\n"
+        "### 1.2 Who designed the bridge?\n\nThe bridge was designed by Ada Marsh in 1931.\n\n"
+        "## Tickets\n\n### Do I need a ticket?\n\nNo ticket is needed to cross the bridge.\n\n"
+        "### Opening times\n\nThis heading asks nothing, so its section is not a question.\n",
+        "utf-8",
+    )
+    grouped, names = faq_pairs([path], random.Random(1), group=3)
+    assert names == ["heron-faq.md"] and len(grouped) == 1
+    pairs = grouped[0]
+    assert [p.question for p in pairs if p.label] == [
+        "When is the bridge open?",
+        "Who designed the bridge?",
+        "Do I need a ticket?",
+    ]
+    first = [p for p in pairs if p.group == 3]
+    assert first[0].text == "The bridge is open to walkers from 6 am to 10 pm every day. [SEP] Heron Bridge FAQ > Visiting: Yes."
+    negatives = {p.text.split(" [SEP] ")[0] for p in first[1:]}
+    assert negatives == {
+        "The bridge was designed by Ada Marsh in 1931.",
+        "No ticket is needed to cross the bridge.",
+        "This heading asks nothing, so its section is not a question.",
+    }  # "Cyclists must dismount." belongs to the same answer: never a negative
+    assert all(p.label == 0.0 for p in first[1:]) and {p.group for p in pairs} == {3, 4, 5}
