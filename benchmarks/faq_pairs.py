@@ -38,9 +38,10 @@ def _question(heading: str) -> str:
     return _NUMBERING.sub("", heading).strip()
 
 
-def faq_sections(path: Path) -> tuple[Any, list[Any], list[tuple[str, list[int]]]]:
-    """The file's first document, its sentences, and per question heading the question and the
-    numbers of its answer's sentences (to the next heading of the same or an outer level)."""
+def faq_sections(path: Path) -> tuple[Any, list[Any], list[tuple[str, list[int], tuple[int, int]]]]:
+    """The file's first document, its sentences, and per question heading the question, the
+    numbers of its answer's sentences (to the next heading of the same or an outer level) and the
+    heading's span."""
     from rag.ingestion.documents import read_file
     from rag.ingestion.sentences import split_sentences
     from rag.ingestion.structure import heading_title
@@ -56,7 +57,7 @@ def faq_sections(path: Path) -> tuple[Any, list[Any], list[tuple[str, list[int]]
         stop = next((s for s, _, lv in doc.headings[n + 1 :] if lv <= level), len(doc.text))
         inside = [i for i, s in enumerate(sentences) if end <= s.start < stop]
         if inside:
-            sections.append((_question(title), inside))
+            sections.append((_question(title), inside, (start, end)))
     return doc, sentences, sections
 
 
@@ -76,7 +77,7 @@ def _file_pairs(path: Path, rng: random.Random, group: int, negatives: int) -> t
     doc, sentences, sections = faq_sections(path)
     bags = [words(s.text) for s in sentences]
     pairs = []
-    for question, inside in sections:
+    for question, inside, _ in sections:
         positive = next((i for i in inside if len(sentences[i].text.split()) >= MIN_WORDS), None)
         if positive is None:
             continue

@@ -244,3 +244,26 @@ def test_faq_pairs_take_question_headings_and_the_first_sentence_of_their_answer
         "This heading asks nothing, so its section is not a question.",
     }  # "Cyclists must dismount." belongs to the same answer: never a negative
     assert all(p.label == 0.0 for p in first[1:]) and {p.group for p in pairs} == {3, 4, 5}
+
+
+def test_faq_corpus_drops_question_headings_and_the_removed_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer model's FAQ documents: every question heading is cut from the indexed copy, a share of
+    the answers is cut with it (those questions have no gold), the rest keep their first sentences as gold."""
+    from benchmarks import faq_questions
+
+    path = tmp_path / "kelda-faq.md"
+    sections = [
+        f"## Question number {i}?\n\nAnswer sentence number {i} is here. Its second sentence {i} follows.\n" for i in range(8)
+    ]
+    path.write_text("# Kelda FAQ\n\n" + "\n".join(sections), "utf-8")
+    questions = faq_questions.write_corpus([path], tmp_path / "out")
+    written = (tmp_path / "out" / path.name).read_text("utf-8")
+    assert "?" not in written and written.startswith("# Kelda FAQ\n")
+    removed = [q for q in questions if not q.answerable]
+    assert len(questions) == 8 and len(removed) == round(8 * faq_questions.UNANSWERED_SHARE)
+    for q in questions:
+        i = q.text.split()[-1].rstrip("?")
+        assert (f"Answer sentence number {i} is here." in written) == q.answerable
+        if q.answerable:
+            assert q.gold == (f"Answer sentence number {i} is here.", f"Its second sentence {i} follows.")
+            assert faq_questions.answers_it(f"Its second sentence {i} follows.", q)
