@@ -217,6 +217,23 @@ def _chosen(question: str, sentences: list[str], gold: int, rng: random.Random) 
     return ([gold] if gold >= 0 else []) + hard + rest[: NEGATIVES - len(hard)]
 
 
+def _lineage(sources: list[dict[str, Any]], start: Path | None) -> list[dict[str, Any]]:
+    """Every data source the weights learned from: this run's, then those of the judges it continued
+    from (each once, by sha256)."""
+    seen, out = set(), []
+    card = json.loads((start / CARD_FILE).read_text("utf-8")) if start is not None else {}
+    chain: list[dict[str, Any]] = sources + card.get("data", [])
+    history = card.get("continued_from")
+    while history:
+        chain += history.get("data") or []
+        history = history.get("continued_from")
+    for entry in chain:
+        if entry["sha256"] not in seen:
+            seen.add(entry["sha256"])
+            out.append(entry)
+    return out
+
+
 def _previous(start: Path | None) -> dict[str, Any] | None:
     """What the judge this one continued from was trained on (its card, without its own history's weights)."""
     if start is None:
@@ -451,10 +468,13 @@ def write(
         "max_tokens": MAX_TOKENS,
         "weights_sha256": sha256_file(args.out / WEIGHTS),
         "dtype": "float16 (int8 dynamic quantisation of the linear layers at load)",
-        "data": sources,
+        "data": _lineage(sources, args.start),
         "training": {
+            "data": [d["file"] for d in sources],
             "pairs": n_pairs,
-            "candidates": "the product's own retrieval candidates" if args.pipeline else "sentences of the question's paragraph",
+            "candidates": "the product's own retrieval candidates"
+            if args.pipeline
+            else "sentences of the question's paragraph (SQuAD), section (SelQA) or file (FAQ)",
             "negatives_per_question": "the other retrieval candidates" if args.pipeline else NEGATIVES,
             "epochs": args.epochs,
             "batch": args.batch,
@@ -464,7 +484,10 @@ def write(
             "seconds": round(seconds),
             "torch": torch.__version__,
         },  # fmt: skip
-        "held_back": {"what": "SQuAD train articles never trained on", **dev},
+        "held_back": {
+            "what": "never trained on: SQuAD train articles (articles), SelQA articles (selqa), FAQ files (faq)",
+            **dev,
+        },
         "continued_from": _previous(args.start),
         "never_used": "SQuAD dev (v1.1, 2.0), TrecQA dev/test, WikiQA (train, dev, test), MultiHop-RAG, the article dev set",
     }

@@ -31,7 +31,6 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ import numpy as np
 
 from . import faq_questions, wikiqa
 from .calibration import calibration
+from .collected import Collected, load_part, save_part
 from .common import ARTICLE_DEV, BUNDLED_CORPUS, DEFAULT_OUT, MULTIHOP_CORPUS, MULTIHOP_QUERIES, log, set_offline_env
 
 PARAMS: dict[str, Any] = {
@@ -74,32 +74,6 @@ FAQ_ABSTENTION = 0.80
 UNANSWERABLE_ABSTENTION = 0.65
 """Share of WikiQA's unanswerable train questions that must abstain (out-of-fold) at ``min_score``
 (the goal on its dev split is 0.60: a margin for the step from train to dev)."""
-
-
-@dataclass
-class Collected:
-    """Every question's candidates: features (rows), labels, sentence texts, per-question bounds and folds."""
-
-    features: np.ndarray
-    labels: np.ndarray
-    texts: list[str]
-    starts: np.ndarray  # question i owns rows starts[i]:starts[i + 1]
-    questions: list[wikiqa.Question]  # for MultiHop: gold = the query's facts (none for a null query)
-    folds: np.ndarray  # a fold per question: questions that share a document or a fact share a fold
-
-    def rows(self, i: int) -> slice:
-        return slice(int(self.starts[i]), int(self.starts[i + 1]))
-
-    null_weight: float = 1.0  # weight of the rows of questions without an answer, beside answerable ones' 1
-
-    def row_folds(self) -> np.ndarray:
-        return np.repeat(self.folds, np.diff(self.starts))
-
-    def row_weights(self) -> np.ndarray:
-        if self.null_weight == 1.0 or not self.questions:
-            return np.ones(len(self.labels))
-        per_question = np.array([1.0 if q.answerable else self.null_weight for q in self.questions])
-        return np.repeat(per_question, np.diff(self.starts))
 
 
 def build(split: str, work: Path) -> Path:
@@ -329,13 +303,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--cv-only", action="store_true", help="report cross-validation, do not write the model")
     parser.add_argument("--faq", type=Path, help="folder of the FAQ files listed in benchmarks/data/faq_sources.json")
+    parser.add_argument("--cache", type=Path, help="keep the collected candidates here (plain .npz/.json) and reuse them")
     args = parser.parse_args(argv)
     from rag.answering import triggering
 
     started = time.perf_counter()
-    parts = collect_all(args.work, args.multihop_index, args.folds)
-    if args.faq is not None:
-        parts.append(collect_faq(args.work, args.faq, args.folds))
+    parts = _parts(args)
     weights = WEIGHTS[: len(parts)]
     oof = cross_validate(parts, args.folds, weights)
     threshold, confident = choose_thresholds(parts, oof)
@@ -351,6 +324,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         triggering.MODEL_INFO.write_text(json.dumps(card, indent=2) + "\n", "utf-8")
         log(f"wrote {triggering.MODEL_FILE} and {triggering.MODEL_INFO}")
     return card
+
+
+def _parts(args: argparse.Namespace) -> list[Collected]:
+    """Every part's candidates: from ``--cache`` when all are there, else collected (and cached)."""
+    names = ["wikiqa_train", "multihop_dev", "article_dev", *(["faq"] if args.faq is not None else [])]
+    bases = [args.cache / name for name in names] if args.cache is not None else []
+    if bases and all(b.with_suffix(".npz").exists() for b in bases):
+        log(f"candidates read from {args.cache}")
+        return [load_part(b) for b in bases]
+    parts = collect_all(args.work, args.multihop_index, args.folds)
+    if args.faq is not None:
+        parts.append(collect_faq(args.work, args.faq, args.folds))
+    if args.cache is not None:
+        args.cache.mkdir(parents=True, exist_ok=True)
+        for part, base in zip(parts, bases):
+            save_part(part, base)
+    return parts
 
 
 def collect_all(work: Path, multihop_index: Path, folds: int) -> list[Collected]:

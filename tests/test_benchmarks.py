@@ -171,7 +171,8 @@ def test_answer_embedders_extra_columns_and_plain_file_cache(tmp_path: Path) -> 
     collected candidates survive the plain .npz/.json cache unchanged."""
     import numpy as np
 
-    from benchmarks.answer_embedders import load_part, save_part, with_extra
+    from benchmarks.answer_embedders import with_extra
+    from benchmarks.collected import load_part, save_part
     from benchmarks.train_triggering import Collected
     from benchmarks.wikiqa import Question
 
