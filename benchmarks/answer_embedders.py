@@ -48,7 +48,6 @@ from typing import Any
 import numpy as np
 
 from . import train_triggering as tt
-from . import wikiqa
 from .common import DEFAULT_OUT, log, set_offline_env
 
 MPNET_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
@@ -92,28 +91,13 @@ def e5(_: argparse.Namespace) -> Encoder:
 EMBEDDERS: dict[str, Callable[[argparse.Namespace], Encoder]] = {"minilm-alone": minilm_alone, "mpnet": mpnet, "e5": e5}
 
 
-def save_part(part: tt.Collected, base: Path) -> None:
-    np.savez(base.with_suffix(".npz"), features=part.features, labels=part.labels, starts=part.starts, folds=part.folds)
-    questions = [{"qid": q.qid, "text": q.text, "doc": q.doc, "gold": list(q.gold)} for q in part.questions]
-    meta = {"texts": part.texts, "questions": questions, "null_weight": part.null_weight}
-    base.with_suffix(".json").write_text(json.dumps(meta), "utf-8")
-
-
-def load_part(base: Path) -> tt.Collected:
-    arrays = np.load(base.with_suffix(".npz"))
-    meta = json.loads(base.with_suffix(".json").read_text("utf-8"))
-    questions = [wikiqa.Question(q["qid"], q["text"], q["doc"], tuple(q["gold"])) for q in meta["questions"]]
-    return tt.Collected(arrays["features"], arrays["labels"], meta["texts"], arrays["starts"], questions,
-                        arrays["folds"], meta["null_weight"])  # fmt: skip
-
-
 def parts(args: argparse.Namespace) -> list[tt.Collected]:
     """The answer model's training candidates, collected once into the cache."""
     bases = [args.cache / name for name in PARTS]
     if not all(b.with_suffix(".npz").exists() for b in bases):
         for part, base in zip(tt.collect_all(args.work, args.multihop_index, args.folds), bases):
-            save_part(part, base)
-    return [load_part(b) for b in bases]
+            tt.save_part(part, base)
+    return [tt.load_part(b) for b in bases]
 
 
 def similarities(encode: Encoder, part: tt.Collected, path: Path) -> np.ndarray:

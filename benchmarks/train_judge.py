@@ -41,9 +41,7 @@ import argparse
 import json
 import math
 import random
-import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +50,8 @@ import numpy as np
 from rag.indexing.embedding import sha256_file
 
 from .common import DEFAULT_OUT, log, set_offline_env
+from .faq_pairs import faq_part, faq_sources
+from .judge_pairs import Pair, words
 
 SEED = 13
 CARD_FILE = "judge_card.json"
@@ -59,62 +59,6 @@ NEGATIVES = 3
 """Negative sentences per answerable question (the hardest by shared words, then random ones)."""
 DEV_ARTICLES = 2
 """SQuAD train articles held back to measure the judge (never trained on)."""
-_WORD = re.compile(r"\w+")
-_STOP = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "for",
-        "by",
-        "with",
-        "from",
-        "and",
-        "or",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "did",
-        "does",
-        "do",
-        "that",
-        "this",
-        "these",
-        "those",
-        "it",
-        "its",
-        "as",
-    ]
-)
-
-
-@dataclass(frozen=True)
-class Pair:
-    question: str
-    text: str  # :func:`rag.answering.judge.pair_text`
-    label: float
-    group: int  # the question's number (P@1 is per question)
-
-
-def _words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
 
 
 def squad_pairs(data: list[dict[str, Any]], rng: random.Random) -> list[list[Pair]]:
@@ -265,12 +209,29 @@ def _sentence_of(spans: list[tuple[int, int]], offset: int) -> int:
 
 def _chosen(question: str, sentences: list[str], gold: int, rng: random.Random) -> list[int]:
     """The gold sentence (if any) and up to NEGATIVES others: the two sharing most question words, then random."""
-    asked = _words(question)
+    asked = words(question)
     others = [i for i in range(len(sentences)) if i != gold]
-    others.sort(key=lambda i: (-len(asked & _words(sentences[i])), i))
+    others.sort(key=lambda i: (-len(asked & words(sentences[i])), i))
     hard, rest = others[:2], others[2:]
     rng.shuffle(rest)
     return ([gold] if gold >= 0 else []) + hard + rest[: NEGATIVES - len(hard)]
+
+
+def _lineage(sources: list[dict[str, Any]], start: Path | None) -> list[dict[str, Any]]:
+    """Every data source the weights learned from: this run's, then those of the judges it continued
+    from (each once, by sha256)."""
+    seen, out = set(), []
+    card = json.loads((start / CARD_FILE).read_text("utf-8")) if start is not None else {}
+    chain: list[dict[str, Any]] = sources + card.get("data", [])
+    history = card.get("continued_from")
+    while history:
+        chain += history.get("data") or []
+        history = history.get("continued_from")
+    for entry in chain:
+        if entry["sha256"] not in seen:
+            seen.add(entry["sha256"])
+            out.append(entry)
+    return out
 
 
 def _previous(start: Path | None) -> dict[str, Any] | None:
@@ -401,6 +362,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="SelQA answer-sentence-selection files (selqa-ass-*.json; its splits are not this project's held-out checks)",
     )  # fmt: skip
     parser.add_argument("--trecqa", type=Path, help="TrecQA train pairs as CSV (qtext, label, atext)")
+    parser.add_argument(
+        "--faq", type=Path, nargs="*", default=[], help="FAQ documents (.md, .rst, .txt; see benchmarks.faq_pairs)"
+    )
+    parser.add_argument("--faq-sources", type=Path, help="JSON list describing the FAQ files (repo, path, commit, licence)")
     parser.add_argument("--pipeline", action="store_true", help="SQuAD pairs from the product's own candidates (see above)")
     parser.add_argument("--start", type=Path, help="a judge folder to continue training from")
     parser.add_argument("--questions", type=int, default=100_000, help="at most this many SQuAD questions (seeded sample)")
@@ -411,8 +376,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "rag" / "answering")
     args = parser.parse_args(argv)
-    if not args.squad and not args.selqa:
-        parser.error("give --squad and/or --selqa training files")
+    if not args.squad and not args.selqa and not args.faq:
+        parser.error("give --squad, --selqa and/or --faq training files")
     for path in [*args.squad, *([args.trecqa] if args.trecqa else [])]:
         if "dev" in path.name.lower() or "test" in path.name.lower():
             parser.error(f"{path.name}: dev and test splits are held-out checks, never training data")
@@ -434,6 +399,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         sources.append(
             {"name": "TrecQA train", "file": args.trecqa.name, "sha256": sha256_file(args.trecqa), "licence": "public domain"}
         )
+    faq_held: dict[str, Any] = {}
+    if args.faq:
+        faq_train, faq_dev, faq_files = faq_part(args.faq, rng, 1 + max((p.group for p in train_pairs + dev_pairs), default=-1))
+        train_pairs += faq_train
+        sources += faq_sources(args.faq, args.faq_sources)
     log(
         f"{len(train_pairs)} training pairs ({int(sum(p.label for p in train_pairs))} positive); {len(dev_pairs)} SQuAD pairs held back"
     )
@@ -441,8 +411,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     dev = figures(dev_pairs, score(model, tokenizer, dev_pairs, args.threads)) if dev_pairs else {}
     if args.selqa:
         selqa_held = {"articles": len(selqa_titles), **figures(selqa_dev, score(model, tokenizer, selqa_dev, args.threads))}
-    log(f"held back: SQuAD {dev}, SelQA {selqa_held}")
-    return write(model, args, sources, len(train_pairs), {"articles": held, **dev, "selqa": selqa_held}, seconds)
+    if args.faq:
+        faq_held = {"files": faq_files, **figures(faq_dev, score(model, tokenizer, faq_dev, args.threads))}
+    log(f"held back: SQuAD {dev}, SelQA {selqa_held}, FAQ {faq_held}")
+    return write(model, args, sources, len(train_pairs), {"articles": held, **dev, "selqa": selqa_held, "faq": faq_held}, seconds)
 
 
 def _squad_part(args: argparse.Namespace, rng: random.Random) -> tuple[list[Pair], list[Pair], list[dict[str, Any]], list[str]]:
@@ -496,10 +468,13 @@ def write(
         "max_tokens": MAX_TOKENS,
         "weights_sha256": sha256_file(args.out / WEIGHTS),
         "dtype": "float16 (int8 dynamic quantisation of the linear layers at load)",
-        "data": sources,
+        "data": _lineage(sources, args.start),
         "training": {
+            "data": [d["file"] for d in sources],
             "pairs": n_pairs,
-            "candidates": "the product's own retrieval candidates" if args.pipeline else "sentences of the question's paragraph",
+            "candidates": "the product's own retrieval candidates"
+            if args.pipeline
+            else "sentences of the question's paragraph (SQuAD), section (SelQA) or file (FAQ)",
             "negatives_per_question": "the other retrieval candidates" if args.pipeline else NEGATIVES,
             "epochs": args.epochs,
             "batch": args.batch,
@@ -509,7 +484,10 @@ def write(
             "seconds": round(seconds),
             "torch": torch.__version__,
         },  # fmt: skip
-        "held_back": {"what": "SQuAD train articles never trained on", **dev},
+        "held_back": {
+            "what": "never trained on: SQuAD train articles (articles), SelQA articles (selqa), FAQ files (faq)",
+            **dev,
+        },
         "continued_from": _previous(args.start),
         "never_used": "SQuAD dev (v1.1, 2.0), TrecQA dev/test, WikiQA (train, dev, test), MultiHop-RAG, the article dev set",
     }

@@ -7,7 +7,10 @@ sentence is labelled:
   positive when it matches a Label-1 sentence (the benchmark's rule); about 60% have none;
 * MultiHop-RAG dev over its corpus: positive when it lies in one of the query's evidence facts; the
   null queries have none;
-* the article dev set over the bundled article: positive when it holds a gold passage.
+* the article dev set over the bundled article: positive when it holds a gold passage;
+* with ``--faq DIR``, real project FAQs (:mod:`benchmarks.faq_questions`: technical documents asked by
+  their own question headings, indexed without them; a quarter of the answers removed, so those
+  questions have none): positive when it is one of the answer's first sentences. The judge never saw them.
 
 A small LightGBM classifier is scored by k-fold cross-validation: WikiQA grouped by document,
 MultiHop by shared evidence, the article by question (each question answered by a model that saw
@@ -18,7 +21,7 @@ the held-out check in ``benchmarks/quality.py``.
 
 Usage::
 
-    python -m benchmarks.train_triggering [--work DIR] [--multihop-index DIR] [--folds 5] [--cv-only]
+    python -m benchmarks.train_triggering [--work DIR] [--multihop-index DIR] [--folds 5] [--cv-only] [--faq DIR]
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import wikiqa
+from . import faq_questions, wikiqa
+from .calibration import calibration
+from .collected import Collected, load_part, save_part
 from .common import ARTICLE_DEV, BUNDLED_CORPUS, DEFAULT_OUT, MULTIHOP_CORPUS, MULTIHOP_QUERIES, log, set_offline_env
 
 PARAMS: dict[str, Any] = {
@@ -54,45 +58,22 @@ PARAMS: dict[str, Any] = {
     "verbose": -1,
 }
 """Fixed LightGBM settings, kept small; chosen by grouped cross-validation on WikiQA train."""
-WEIGHTS = [1.0, 0.5, 10.0]
-"""Sample weight of the candidates of WikiQA train, MultiHop-RAG dev and the article dev set. News
-counts half as much as WikiQA; the article's 13 questions count 10x so that one short news document
-asked by its reader (nearly every question answerable) is represented beside search questions."""
+WEIGHTS = [1.0, 0.5, 10.0, 2.0]
+"""Sample weight of the candidates of WikiQA train, MultiHop-RAG dev, the article dev set and the FAQ
+documents. News counts half as much as WikiQA; the article's 13 questions count 10x so that one short
+news document asked by its reader (nearly every question answerable) is represented beside search
+questions; the FAQs (technical documents asked by their readers' own questions) count 2x."""
 NULL_WEIGHT = 6.0
 """Weight of MultiHop-RAG's null queries beside its answerable ones: 144 of 1,285 queries have no
 answer, against about 60% of WikiQA's; weighted up, unanswerable questions make up a similar share of
 both, so one probability threshold serves both (otherwise news questions look answerable by default)."""
 NULL_ABSTENTION = 0.85
 """Share of MultiHop-RAG's null queries that must abstain (out-of-fold) at ``min_score``."""
+FAQ_ABSTENTION = 0.80
+"""Share of the FAQ questions whose answer was removed that must abstain (out-of-fold) at ``min_score``."""
 UNANSWERABLE_ABSTENTION = 0.65
 """Share of WikiQA's unanswerable train questions that must abstain (out-of-fold) at ``min_score``
 (the goal on its dev split is 0.60: a margin for the step from train to dev)."""
-
-
-@dataclass
-class Collected:
-    """Every question's candidates: features (rows), labels, sentence texts, per-question bounds and folds."""
-
-    features: np.ndarray
-    labels: np.ndarray
-    texts: list[str]
-    starts: np.ndarray  # question i owns rows starts[i]:starts[i + 1]
-    questions: list[wikiqa.Question]  # for MultiHop: gold = the query's facts (none for a null query)
-    folds: np.ndarray  # a fold per question: questions that share a document or a fact share a fold
-
-    def rows(self, i: int) -> slice:
-        return slice(int(self.starts[i]), int(self.starts[i + 1]))
-
-    null_weight: float = 1.0  # weight of the rows of questions without an answer, beside answerable ones' 1
-
-    def row_folds(self) -> np.ndarray:
-        return np.repeat(self.folds, np.diff(self.starts))
-
-    def row_weights(self) -> np.ndarray:
-        if self.null_weight == 1.0 or not self.questions:
-            return np.ones(len(self.labels))
-        per_question = np.array([1.0 if q.answerable else self.null_weight for q in self.questions])
-        return np.repeat(per_question, np.diff(self.starts))
 
 
 def build(split: str, work: Path) -> Path:
@@ -150,6 +131,17 @@ def collect_article(index_dir: Path, gold: list[dict[str, Any]], folds: int) -> 
     passage (off-topic questions have none)."""
     questions = [wikiqa.Question(str(i), g["q"], "", tuple(g.get("gold") or ())) for i, g in enumerate(gold)]
     return collect(index_dir, questions, holds_gold, np.arange(len(gold)) % folds)
+
+
+def collect_faq(work: Path, faq_dir: Path, folds: int) -> Collected:
+    """The FAQ documents (:mod:`benchmarks.faq_questions`) indexed without their question headings,
+    asked those questions; folds by file."""
+    from rag import build_index
+
+    questions = faq_questions.write_corpus(faq_questions.check_sources(faq_dir), work / "faq_corpus")
+    build_index([work / "faq_corpus"], work / "faq_index", progress=False, replace=True)
+    log(f"collecting candidates of {len(questions)} FAQ questions ({sum(not q.answerable for q in questions)} answers removed)")
+    return collect(work / "faq_index", questions, faq_questions.answers_it, faq_questions.folds_by_file(questions, folds))
 
 
 def holds_gold(sentence: str, question: wikiqa.Question) -> bool:
@@ -247,26 +239,6 @@ def multihop_figures_at(data: Collected, probability: np.ndarray, threshold: flo
             "answerable": len(supported), "answered_with_evidence": round(float(np.mean(supported)), 4)}  # fmt: skip
 
 
-CALIBRATION_BINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
-
-
-def calibration(data: Collected, probability: np.ndarray) -> dict[str, Any]:
-    """Is the probability of each question's most probable candidate (the one an answer cites first)
-    the share of those candidates that answer? Per probability bin ``[low, high, questions, mean
-    probability, share that answer]``, and the expected calibration error (bin-weighted gap)."""
-    pairs = [(float(probability[r].max()), bool(data.labels[r][int(np.argmax(probability[r]))]))
-             for r in (data.rows(i) for i in range(len(data.questions))) if r.stop > r.start]  # fmt: skip
-    predicted, answers = np.array([p for p, _ in pairs]), np.array([a for _, a in pairs])
-    which = np.clip(np.digitize(predicted, CALIBRATION_BINS[1:-1]), 0, len(CALIBRATION_BINS) - 2)
-    bins, error = [], 0.0
-    for b, (low, high) in enumerate(zip(CALIBRATION_BINS, CALIBRATION_BINS[1:])):
-        m = which == b
-        if m.any():
-            bins.append([low, high, int(m.sum()), round(float(predicted[m].mean()), 4), round(float(answers[m].mean()), 4)])
-            error += m.sum() / len(predicted) * abs(float(predicted[m].mean()) - float(answers[m].mean()))
-    return {"ECE": round(error, 4), "bins": bins}
-
-
 def article_figures_at(data: Collected, probability: np.ndarray, threshold: float) -> dict[str, Any]:
     """Article dev figures (out-of-fold): P@1 of the most probable candidate, abstention of off-topic
     questions, false abstentions."""
@@ -278,12 +250,16 @@ def article_figures_at(data: Collected, probability: np.ndarray, threshold: floa
 
 
 def scored(parts: list[Collected], probability: list[np.ndarray], threshold: float) -> dict[str, Any]:
-    """The figures of WikiQA train, MultiHop-RAG dev and article dev (``parts``, in that order) when
-    answering above ``threshold`` with these per-candidate probabilities."""
-    (wiki, multihop, article), (p_wiki, p_multihop, p_article) = parts, probability
-    return {"wikiqa_train": figures_at(wiki, p_wiki, threshold),
-            "multihop_dev": multihop_figures_at(multihop, p_multihop, threshold),
-            "article_dev": article_figures_at(article, p_article, threshold)}  # fmt: skip
+    """The figures of WikiQA train, MultiHop-RAG dev, article dev and the FAQs when collected
+    (``parts``, in that order) when answering above ``threshold`` with these per-candidate probabilities."""
+    (wiki, multihop, article, *faq), (p_wiki, p_multihop, p_article, *p_faq) = parts, probability
+    out = {"wikiqa_train": figures_at(wiki, p_wiki, threshold),
+           "multihop_dev": multihop_figures_at(multihop, p_multihop, threshold),
+           "article_dev": article_figures_at(article, p_article, threshold)}  # fmt: skip
+    if faq:
+        top, best, _ = decide(faq[0], p_faq[0])
+        out["faq"] = faq_questions.figures_at(faq[0].questions, top, best, threshold)
+    return out
 
 
 def choose_thresholds(parts: list[Collected], oof: list[np.ndarray]) -> tuple[float, float]:
@@ -292,17 +268,20 @@ def choose_thresholds(parts: list[Collected], oof: list[np.ndarray]) -> tuple[fl
     ``min_score`` is set for people's own documents, where most questions are about what the
     documents hold: the *lowest* threshold at which questions without an answer still abstain as
     often as required (NULL_ABSTENTION of MultiHop's null queries, UNANSWERABLE_ABSTENTION of
-    WikiQA's unanswerable ones, every off-topic article question), kept below the article's
+    WikiQA's unanswerable ones, FAQ_ABSTENTION of the FAQ questions whose answer was removed, every
+    off-topic article question), kept below the article's
     answerable questions. ``confident_score`` is the threshold that maximises WikiQA answer-triggering
     F1 (never below ``min_score``): answers between the two are given, marked uncertain.
     """
-    (wiki, multihop, article), (wiki_oof, multihop_oof, article_oof) = parts, oof
+    (wiki, multihop, article, *faq), (wiki_oof, multihop_oof, article_oof, *faq_oof) = parts, oof
     top, best, _ = decide(wiki, wiki_oof)
     null = [b for q, b in zip(multihop.questions, decide(multihop, multihop_oof)[1]) if not q.answerable]
     unanswerable = [b for q, b in zip(wiki.questions, best) if not q.answerable]
     _, article_best, _ = decide(article, article_oof)
     off_topic = [b for q, b in zip(article.questions, article_best) if not q.answerable]
-    floor = max(_quantile(null, NULL_ABSTENTION), _quantile(unanswerable, UNANSWERABLE_ABSTENTION), max(off_topic, default=0.0))
+    removed = [b for q, b in zip(faq[0].questions, decide(faq[0], faq_oof[0])[1]) if not q.answerable] if faq else []
+    floor = max(_quantile(null, NULL_ABSTENTION), _quantile(unanswerable, UNANSWERABLE_ABSTENTION), max(off_topic, default=0.0),
+                _quantile(removed, FAQ_ABSTENTION))  # fmt: skip
     ceiling = min((b for q, b in zip(article.questions, article_best) if q.answerable), default=1.0)
     if floor >= ceiling:
         log(f"no threshold meets every goal (floor {floor:.4f} >= ceiling {ceiling:.4f}): the floor wins")
@@ -323,26 +302,45 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--multihop-index", type=Path, default=DEFAULT_OUT / "tmp" / "multihop_index")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--cv-only", action="store_true", help="report cross-validation, do not write the model")
+    parser.add_argument("--faq", type=Path, help="folder of the FAQ files listed in benchmarks/data/faq_sources.json")
+    parser.add_argument("--cache", type=Path, help="keep the collected candidates here (plain .npz/.json) and reuse them")
     args = parser.parse_args(argv)
     from rag.answering import triggering
 
     started = time.perf_counter()
-    parts = collect_all(args.work, args.multihop_index, args.folds)
-    wiki_oof, multihop_oof, article_oof = cross_validate(parts, args.folds, WEIGHTS)
-    threshold, confident = choose_thresholds(parts, [wiki_oof, multihop_oof, article_oof])
-    cv = {"folds": args.folds, **scored(parts, [wiki_oof, multihop_oof, article_oof], threshold),
-          "at_confident_score": scored(parts, [wiki_oof, multihop_oof, article_oof], confident),
-          "calibration": {"wikiqa_train": calibration(parts[0], wiki_oof), "multihop_dev": calibration(parts[1], multihop_oof)}}  # fmt: skip
+    parts = _parts(args)
+    weights = WEIGHTS[: len(parts)]
+    oof = cross_validate(parts, args.folds, weights)
+    threshold, confident = choose_thresholds(parts, oof)
+    cv = {"folds": args.folds, **scored(parts, oof, threshold), "at_confident_score": scored(parts, oof, confident),
+          "calibration": {"wikiqa_train": calibration(parts[0], oof[0]), "multihop_dev": calibration(parts[1], oof[1])}}  # fmt: skip
     log(f"cross-validated: {cv}")
     card = model_card(parts, threshold, cv)
     card["confident_score"] = round(confident, 4)
     if not args.cv_only:
-        booster = fit(parts, WEIGHTS)
+        booster = fit(parts, weights)
         triggering.MODEL_FILE.write_text(booster.model_to_string(), "utf-8")
         card["seconds"] = round(time.perf_counter() - started, 1)
         triggering.MODEL_INFO.write_text(json.dumps(card, indent=2) + "\n", "utf-8")
         log(f"wrote {triggering.MODEL_FILE} and {triggering.MODEL_INFO}")
     return card
+
+
+def _parts(args: argparse.Namespace) -> list[Collected]:
+    """Every part's candidates: from ``--cache`` when all are there, else collected (and cached)."""
+    names = ["wikiqa_train", "multihop_dev", "article_dev", *(["faq"] if args.faq is not None else [])]
+    bases = [args.cache / name for name in names] if args.cache is not None else []
+    if bases and all(b.with_suffix(".npz").exists() for b in bases):
+        log(f"candidates read from {args.cache}")
+        return [load_part(b) for b in bases]
+    parts = collect_all(args.work, args.multihop_index, args.folds)
+    if args.faq is not None:
+        parts.append(collect_faq(args.work, args.faq, args.folds))
+    if args.cache is not None:
+        args.cache.mkdir(parents=True, exist_ok=True)
+        for part, base in zip(parts, bases):
+            save_part(part, base)
+    return parts
 
 
 def collect_all(work: Path, multihop_index: Path, folds: int) -> list[Collected]:
@@ -366,12 +364,12 @@ def model_card(parts: list[Collected], threshold: float, cv: dict[str, Any]) -> 
     """What the model was trained on, with which settings, and how it scored out-of-fold."""
     from rag.answering.triggering import FEATURES
 
-    names = ("wikiqa_train", "multihop_dev", "article_dev")
-    files = (wikiqa.SPLITS["train"], MULTIHOP_QUERIES, ARTICLE_DEV)
+    names = ("wikiqa_train", "multihop_dev", "article_dev", "faq")
+    files = (wikiqa.SPLITS["train"], MULTIHOP_QUERIES, ARTICLE_DEV, faq_questions.SOURCES)
     return {
         "features": list(FEATURES),
         "params": PARAMS,
-        "weights": {**dict(zip(names, WEIGHTS)), "multihop_null_queries": NULL_WEIGHT},
+        "weights": {**dict(zip(names[: len(parts)], WEIGHTS)), "multihop_null_queries": NULL_WEIGHT},
         "trained_on": {name: {"sha256": _sha256(path), "questions": len(p.questions), "candidates": int(len(p.labels)),
                               "positives": int(p.labels.sum())} for name, path, p in zip(names, files, parts)},
         "min_score": round(threshold, 4),

@@ -171,7 +171,8 @@ def test_answer_embedders_extra_columns_and_plain_file_cache(tmp_path: Path) -> 
     collected candidates survive the plain .npz/.json cache unchanged."""
     import numpy as np
 
-    from benchmarks.answer_embedders import load_part, save_part, with_extra
+    from benchmarks.answer_embedders import with_extra
+    from benchmarks.collected import load_part, save_part
     from benchmarks.train_triggering import Collected
     from benchmarks.wikiqa import Question
 
@@ -208,3 +209,62 @@ def test_selqa_pairs_read_each_sentence_in_its_section(tmp_path: Path) -> None:
     assert 1 <= sum(p.label == 0.0 for p in pairs) <= NEGATIVES and len({p.text for p in pairs}) == len(pairs)
     every, _ = selqa_pairs(selqa_items([path]), random.Random(1), negatives=None)
     assert len(every[0]) == len(sentences) - 1  # the empty candidate is never read
+
+
+def test_faq_pairs_take_question_headings_and_the_first_sentence_of_their_answer(tmp_path: Path) -> None:
+    """A Markdown FAQ becomes judge pairs: each "?" heading a question (numbering dropped), the first
+    prose sentence under it positive, sentences of other answers negative; the question's own heading
+    is never shown to the judge (the section keeps only the headings around it)."""
+    import random
+
+    from benchmarks.faq_pairs import faq_pairs
+
+    path = tmp_path / "heron-faq.md"
+    path.write_text(
+        "# Heron Bridge FAQ\n\n## Visiting\n\n### 1.1 When is the bridge open?\n\nYes.\n\n"
+        "The bridge is open to walkers from 6 am to 10 pm every day. Cyclists must dismount.\n\n"
+        "### 1.2 Who designed the bridge?\n\nThe bridge was designed by Ada Marsh in 1931.\n\n"
+        "## Tickets\n\n### Do I need a ticket?\n\nNo ticket is needed to cross the bridge.\n\n"
+        "### Opening times\n\nThis heading asks nothing, so its section is not a question.\n",
+        "utf-8",
+    )
+    grouped, names = faq_pairs([path], random.Random(1), group=3)
+    assert names == ["heron-faq.md"] and len(grouped) == 1
+    pairs = grouped[0]
+    assert [p.question for p in pairs if p.label] == [
+        "When is the bridge open?",
+        "Who designed the bridge?",
+        "Do I need a ticket?",
+    ]
+    first = [p for p in pairs if p.group == 3]
+    assert first[0].text == "The bridge is open to walkers from 6 am to 10 pm every day. [SEP] Heron Bridge FAQ > Visiting: Yes."
+    negatives = {p.text.split(" [SEP] ")[0] for p in first[1:]}
+    assert negatives == {
+        "The bridge was designed by Ada Marsh in 1931.",
+        "No ticket is needed to cross the bridge.",
+        "This heading asks nothing, so its section is not a question.",
+    }  # "Cyclists must dismount." belongs to the same answer: never a negative
+    assert all(p.label == 0.0 for p in first[1:]) and {p.group for p in pairs} == {3, 4, 5}
+
+
+def test_faq_corpus_drops_question_headings_and_the_removed_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer model's FAQ documents: every question heading is cut from the indexed copy, a share of
+    the answers is cut with it (those questions have no gold), the rest keep their first sentences as gold."""
+    from benchmarks import faq_questions
+
+    path = tmp_path / "kelda-faq.md"
+    sections = [
+        f"## Question number {i}?\n\nAnswer sentence number {i} is here. Its second sentence {i} follows.\n" for i in range(8)
+    ]
+    path.write_text("# Kelda FAQ\n\n" + "\n".join(sections), "utf-8")
+    questions = faq_questions.write_corpus([path], tmp_path / "out")
+    written = (tmp_path / "out" / path.name).read_text("utf-8")
+    assert "?" not in written and written.startswith("# Kelda FAQ\n")
+    removed = [q for q in questions if not q.answerable]
+    assert len(questions) == 8 and len(removed) == round(8 * faq_questions.UNANSWERED_SHARE)
+    for q in questions:
+        i = q.text.split()[-1].rstrip("?")
+        assert (f"Answer sentence number {i} is here." in written) == q.answerable
+        if q.answerable:
+            assert q.gold == (f"Answer sentence number {i} is here.", f"Its second sentence {i} follows.")
+            assert faq_questions.answers_it(f"Its second sentence {i} follows.", q)
