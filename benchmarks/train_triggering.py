@@ -81,7 +81,7 @@ def build(split: str, work: Path) -> Path:
     from rag import build_index
 
     index_dir = work / f"wikiqa_{split}_index"
-    report = build_index([wikiqa.write_corpus(split, work)], index_dir, progress=False)
+    report = build_index([wikiqa.write_corpus(split, work)], index_dir, progress=False, replace=True)
     log(f"WikiQA {split} index: {report.documents} documents, {report.sentences} sentences ({report.seconds:.0f}s)")
     return index_dir
 
@@ -351,12 +351,12 @@ def collect_all(work: Path, multihop_index: Path, folds: int) -> list[Collected]
     questions, _ = wikiqa.read_split("train")
     log(f"collecting candidates of {len(questions)} WikiQA train questions")
     wiki = collect_wikiqa(build("train", work), questions, folds)
-    build_index([MULTIHOP_CORPUS], multihop_index, progress=False)
+    build_index([MULTIHOP_CORPUS], multihop_index, progress=False, replace=True)
     queries = json.loads(MULTIHOP_QUERIES.read_text("utf-8"))
     log(f"collecting candidates of {len(queries)} MultiHop-RAG dev queries")
     multihop = collect_multihop(multihop_index, queries, folds)
     multihop.null_weight = NULL_WEIGHT
-    build_index([BUNDLED_CORPUS], work / "article_index", progress=False)
+    build_index([BUNDLED_CORPUS], work / "article_index", progress=False, replace=True)
     return [wiki, multihop, collect_article(work / "article_index", load_gold(ARTICLE_DEV), folds)]
 
 
