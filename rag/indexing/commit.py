@@ -126,13 +126,18 @@ def _fsync_dir(path: Path) -> None:
 
 def _replace_manifest(index_dir: Path, text: str) -> None:
     """Write the manifest aside and fsync it, then atomically replace the current one."""
-    tmp = index_dir / f".{MANIFEST}.{uuid.uuid4().hex[:6]}.tmp"
+    write_whole(index_dir / MANIFEST, text, index_dir / f".{MANIFEST}.{uuid.uuid4().hex[:6]}.tmp")
+
+
+def write_whole(target: Path, text: str, tmp: Path) -> None:
+    """Replace ``target`` by ``text``, whole or not at all: written to ``tmp`` beside it, fsynced,
+    then renamed over it. On OSError ``tmp`` is removed and the error passed on."""
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, index_dir / MANIFEST)
+        os.replace(tmp, target)
     except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from rag.errors import BuildError, DocumentError, IndexCorruptError
+from rag.indexing.commit import write_whole
 from rag.indexing.sources import Sources, Upload, sha256_of, uploads_dir
 from rag.ingestion.documents import SUPPORTED
 
@@ -135,14 +136,8 @@ def begin(index_dir: Path, created: Iterable[Upload], dropped: Iterable[Upload])
     entries = {"created": [_entry(u) for u in created], "dropped": [_entry(u) for u in dropped]}
     tmp = index_dir / f"{PENDING}.{uuid.uuid4().hex[:6]}.part"
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(entries, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, index_dir / PENDING)
+        write_whole(index_dir / PENDING, json.dumps(entries), tmp)
     except OSError as err:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         raise BuildError(
             f"cannot write to {index_dir} ({err.strerror or err}); the previous index is kept: free disk space or fix permissions"
         ) from None
