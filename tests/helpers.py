@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,14 @@ def prose(n_chars: int, seed: int = 0) -> str:
         parts.append(para)
         size += len(para) + 2
     return "\n\n".join(parts)[:n_chars]
+
+
+def edit_json(change: Callable[[dict], object]) -> Callable[[Path], None]:
+    """A change to a JSON file (a manifest) made in place: ``edit_json(f)(path)`` applies ``f`` to its data."""
+
+    def edit(manifest: Path) -> None:
+        data = json.loads(manifest.read_text("utf-8"))
+        change(data)
+        manifest.write_text(json.dumps(data), "utf-8")
+
+    return edit

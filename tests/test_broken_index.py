@@ -25,7 +25,7 @@ from rag.indexing.store import load
 from ui import handlers
 
 from .conftest import ARTICLE
-from .helpers import QUESTION, assert_answers, assert_one_line_error, copy_index, run_cli
+from .helpers import QUESTION, assert_answers, assert_one_line_error, copy_index, edit_json, run_cli
 
 
 @pytest.fixture
@@ -41,15 +41,6 @@ def _flip(path: Path) -> None:
 
 def _truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-
-
-def _edit(change: Callable[[dict], object]) -> Callable[[Path], None]:
-    def edit(manifest: Path) -> None:
-        data = json.loads(manifest.read_text("utf-8"))
-        change(data)
-        manifest.write_text(json.dumps(data), "utf-8")
-
-    return edit
 
 
 def _assert_recovers(idx: Path, damaged: str, embedder, loadable: bool = False) -> None:
@@ -100,12 +91,12 @@ MANIFEST_DAMAGE: dict[str, Callable[[Path], object]] = {
     "empty": lambda m: m.write_text("", "utf-8"),
     "not-utf8": lambda m: m.write_bytes(b"\xff\xfe{}"),
     "not-an-object": lambda m: m.write_text("[1, 2]", "utf-8"),
-    "no-file-list": _edit(lambda d: d.pop("files")),
-    "file-list-not-a-dict": _edit(lambda d: d.update(files=["chunks.faiss"])),
-    "data-dir-traversal": _edit(lambda d: d.update(data_dir="../../../etc")),
-    "counts-wrong": _edit(lambda d: d["counts"].update(chunks=999)),
-    "documents-wrong": _edit(lambda d: d.update(documents={"/elsewhere.txt": "0" * 16})),
-    "no-model": _edit(lambda d: d.pop("model")),
+    "no-file-list": edit_json(lambda d: d.pop("files")),
+    "file-list-not-a-dict": edit_json(lambda d: d.update(files=["chunks.faiss"])),
+    "data-dir-traversal": edit_json(lambda d: d.update(data_dir="../../../etc")),
+    "counts-wrong": edit_json(lambda d: d["counts"].update(chunks=999)),
+    "documents-wrong": edit_json(lambda d: d.update(documents={"/elsewhere.txt": "0" * 16})),
+    "no-model": edit_json(lambda d: d.pop("model")),
 }
 
 
@@ -125,7 +116,7 @@ def test_damaged_manifest_is_a_typed_error_and_build_recovers(index, capsys, rea
 
 def test_manifest_of_another_format_version_says_rebuild(index, capsys, real_embedder) -> None:
     idx, version = index
-    _edit(lambda d: d.update(format_version=3))(idx / "manifest.json")
+    edit_json(lambda d: d.update(format_version=3))(idx / "manifest.json")
     with pytest.raises(IndexMismatchError, match="format version 3, this rag reads 2: rebuild it with `rag build"):
         load(idx)
     assert main(["status", "--index", str(idx)]) == 3
@@ -135,7 +126,7 @@ def test_manifest_of_another_format_version_says_rebuild(index, capsys, real_emb
 
 def test_manifest_of_other_weights_says_rebuild(index, real_embedder) -> None:
     idx, version = index
-    _edit(lambda d: d["model"].update(weights_sha256="f" * 64))(idx / "manifest.json")
+    edit_json(lambda d: d["model"].update(weights_sha256="f" * 64))(idx / "manifest.json")
     with pytest.raises(IndexMismatchError, match=r"other weights of .*all-MiniLM-L6-v2.*: rebuild it with `rag build"):
         answer(QUESTION, index_dir=idx)
     _assert_recovers(idx, version, real_embedder, loadable=True)
@@ -143,7 +134,7 @@ def test_manifest_of_other_weights_says_rebuild(index, real_embedder) -> None:
 
 def test_manifest_of_a_model_that_is_not_installed_fails_fast_without_downloading(index, real_embedder) -> None:
     idx, version = index
-    _edit(lambda d: d["model"].update(name="someone/not-installed-model"))(idx / "manifest.json")
+    edit_json(lambda d: d["model"].update(name="someone/not-installed-model"))(idx / "manifest.json")
     with pytest.raises(ModelError, match="never downloads models.*rebuild the index"):
         answer(QUESTION, index_dir=idx)  # local_files_only: no network retries
     _assert_recovers(idx, version, real_embedder, loadable=True)

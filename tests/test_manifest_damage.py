@@ -4,7 +4,6 @@ hangs, no traceback, and nothing the index did not create is deleted."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -16,21 +15,12 @@ from rag.cli import main
 from rag.indexing import schema
 from rag.indexing.store import MANIFEST
 
-from .helpers import assert_one_line_error, copy_index, run_cli, tree
+from .helpers import assert_one_line_error, copy_index, edit_json, run_cli, tree
 
 
 @pytest.fixture
 def index(tmp_path: Path, article_index: Path) -> Path:
     return copy_index(article_index, tmp_path / "index")[0]
-
-
-def _edit(change: Callable[[dict], object]) -> Callable[[Path], None]:
-    def edit(path: Path) -> None:
-        data = json.loads(path.read_text("utf-8"))
-        change(data)
-        path.write_text(json.dumps(data), "utf-8")
-
-    return edit
 
 
 def _replace(make: Callable[[Path], object]) -> Callable[[Path], None]:
@@ -46,11 +36,11 @@ DAMAGE: dict[str, Callable[[Path], object]] = {
     "fifo": _replace(os.mkfifo),
     "dev-zero": _replace(lambda p: p.symlink_to("/dev/zero")),
     "folder": _replace(Path.mkdir),
-    "dim-text": _edit(lambda m: m["model"].update(dim="x")),
-    "settings-text": _edit(lambda m: m.update(settings="x")),
-    "counts-negative": _edit(lambda m: m["counts"].update(chunks=-1)),
-    "documents-list": _edit(lambda m: m.update(documents=[1, 2])),
-    "store-text": _edit(lambda m: m.update(store="milvus")),
+    "dim-text": edit_json(lambda m: m["model"].update(dim="x")),
+    "settings-text": edit_json(lambda m: m.update(settings="x")),
+    "counts-negative": edit_json(lambda m: m["counts"].update(chunks=-1)),
+    "documents-list": edit_json(lambda m: m.update(documents=[1, 2])),
+    "store-text": edit_json(lambda m: m.update(store="milvus")),
 }
 COMMANDS = {
     "status": ["status"],
@@ -93,7 +83,7 @@ def test_a_manifest_over_the_size_limit_is_refused_unread(index: Path, monkeypat
 
 
 def test_a_wrong_model_dim_is_damage_not_an_assertion(index: Path, capsys) -> None:
-    _edit(lambda m: m["model"].update(dim=10))(index / MANIFEST)
+    edit_json(lambda m: m["model"].update(dim=10))(index / MANIFEST)
     for argv in (["status", "--verify"], ["list"], ["remove", "foo"]):
         assert main([*argv, "--index", str(index)]) == 3, argv
         assert_one_line_error(capsys.readouterr().err, "model.dim 10 differs")
