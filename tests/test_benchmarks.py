@@ -192,7 +192,7 @@ def test_selqa_pairs_read_each_sentence_in_its_section(tmp_path: Path) -> None:
     read with its article, section and the sentence before; ``negatives=None`` keeps the whole section."""
     import random
 
-    from benchmarks.train_judge import NEGATIVES, selqa_items, selqa_pairs
+    from benchmarks.judge_pairs import NEGATIVES, selqa_items, selqa_pairs
 
     sentences = ["Payphone was written by Adam Levine.", "", "It was recorded at Conway Studios in Los Angeles."]
     sentences += [f"Filler sentence number {i}." for i in range(6)]
@@ -206,7 +206,7 @@ def test_selqa_pairs_read_each_sentence_in_its_section(tmp_path: Path) -> None:
     assert pairs[0].text == (
         "It was recorded at Conway Studios in Los Angeles. [SEP] Payphone (song) > Background: Payphone was written by Adam Levine."
     )
-    assert 1 <= sum(p.label == 0.0 for p in pairs) <= NEGATIVES and len({p.text for p in pairs}) == len(pairs)
+    assert sum(p.label == 0.0 for p in pairs) == NEGATIVES and len({p.text for p in pairs}) == len(pairs)
     every, _ = selqa_pairs(selqa_items([path]), random.Random(1), negatives=None)
     assert len(every[0]) == len(sentences) - 1  # the empty candidate is never read
 
