@@ -179,7 +179,7 @@ def test_duplicates_are_skipped_with_a_note_on_stderr(index, tmp_path: Path, cap
     shutil.copy(ARTICLE, tmp_path / "copy.txt")
     assert main(["build", str(ARTICLE), str(tmp_path / "copy.txt"), "--index", str(idx), "--replace"]) == 0
     out, err = capsys.readouterr()
-    assert "1 documents" in out and "unchanged 1" in out
+    assert ": 1 document, " in out and "unchanged 1" in out and "1 documents" not in out
     assert err.startswith("skipped: ") and "copy.txt: duplicate of" in err and err.count("\n") == 1
     assert main(["build", str(ARTICLE), str(tmp_path / "copy.txt"), "--index", str(idx), "--json", "--replace"]) == 0
     report = json.loads(capsys.readouterr().out)

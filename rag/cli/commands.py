@@ -201,6 +201,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 document`` / ``3 documents``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _print_report(report: Any, as_json: bool) -> int:
     for line in report.notes:
         print(f"note: {line}", file=sys.stderr)
@@ -208,7 +213,8 @@ def _print_report(report: Any, as_json: bool) -> int:
         _print_json(report.to_dict())
         return 0
     print(
-        f"{report.index_dir}: {report.documents} documents, {report.chunks} chunks, {report.sentences} sentences "
+        f"{report.index_dir}: {_count(report.documents, 'document')}, {_count(report.chunks, 'chunk')}, "
+        f"{_count(report.sentences, 'sentence')} "
         f"(added {report.added}, updated {report.updated}, removed {report.removed}, unchanged {report.unchanged}) "
         f"in {report.seconds:.2f}s"
     )
