@@ -93,6 +93,8 @@ def squad_pairs(data: list[dict[str, Any]], rng: random.Random) -> list[list[Pai
             spans = sentence_offsets(text)
             sentences = [text[a:b] for a, b in spans]
             for qa in paragraph["qas"]:
+                if qa.get("ambiguous"):  # its answer text occurs twice: which sentence holds it is unknown
+                    continue
                 impossible = bool(qa.get("is_impossible"))
                 gold = -1 if impossible else _sentence_of(spans, qa["answers"][0]["answer_start"])
                 if not sentences or (not impossible and gold < 0):

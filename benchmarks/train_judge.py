@@ -283,7 +283,8 @@ def _selqa_part(paths: list[Path], rng: random.Random, group: int) -> tuple[list
     the judge must rank them all), and those articles' titles."""
     items = selqa_items(paths)
     grouped, titles = selqa_pairs(items, rng, group)
-    held = rng.sample(titles, max(1, round(len(titles) * SELQA_HELD_SHARE)))
+    # its own generator: the held-back articles do not move when other sources or negatives change
+    held = random.Random(SEED).sample(titles, max(1, round(len(titles) * SELQA_HELD_SHARE)))
     train_pairs, _ = split(grouped, titles, held)
     every, _ = selqa_pairs(items, random.Random(SEED), group, negatives=None)
     _, dev_pairs = split(every, titles, held)
