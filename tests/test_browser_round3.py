@@ -121,3 +121,31 @@ def test_example_chips_ask_questions_about_the_index_at_once(server: str, browse
     assert RUSSIA in page.locator("#chat .bot .chat-answer").first.inner_text()
     assert page.locator("#chat .chat-pending").count() == 0 and page.locator("#chat .bot").count() == 1  # replaced
     page.context.close()
+
+
+def test_each_tab_keeps_its_own_conversation(server: str, browser) -> None:  # noqa: F811
+    """Two tabs of one browser (shared localStorage): each asks, one starts a new conversation, and
+    a reload of the other still shows its own turn; the new one stays empty after a reload."""
+    first = _page(browser, server, DESKTOP)
+    first.locator("#new-conversation").click()
+    _ask(first, QUESTIONS[0])
+    second = first.context.new_page()
+    second.goto(server)
+    second.wait_for_selector("#question textarea", timeout=30000)
+    second.wait_for_timeout(1000)
+    assert second.locator("#chat .bot").count() == 0  # a new tab starts its own conversation
+    _ask(second, QUESTIONS[1])
+    second.locator("#new-conversation").click()
+    second.wait_for_function("() => document.querySelectorAll('#chat .bot').length === 0", timeout=10000)
+    first.reload()
+    first.wait_for_function("() => document.querySelectorAll('#chat .bot').length === 1", timeout=30000)
+    assert [first.locator("#chat .user").nth(0).inner_text().strip()] == [QUESTIONS[0]]
+    second.reload()
+    second.wait_for_selector("#sources .sources-empty", timeout=30000)
+    second.wait_for_timeout(1000)
+    assert second.locator("#chat .bot").count() == 0
+    _ask(second, QUESTIONS[2])
+    first.reload()
+    first.wait_for_function("() => document.querySelectorAll('#chat .bot').length === 1", timeout=30000)
+    assert first.locator("#chat .user").count() == 1  # the other tab's new turn is not in this one
+    first.context.close()

@@ -380,3 +380,22 @@ def test_a_long_question_is_shortened_above_its_sources_and_whole_in_its_title()
     assert head is not None and html.unescape(head.group(1)) == question
     shown = html.unescape(head.group(2))
     assert len(shown) <= conversation.QUESTION_ECHO and shown.endswith("very…") and question.startswith(shown[:-1])
+
+
+def test_chat_store_keeps_each_conversation_under_its_own_id(tmp_path: Path) -> None:
+    """Saved turns come back by id; an id the server did not make is neither read nor written;
+    a damaged file reads as a fresh conversation; saving no turns deletes the file."""
+    from ui.chats import ChatStore, default_folder, new_id
+
+    store = ChatStore(tmp_path / "chats")
+    a, b = new_id(), new_id()
+    assert store.save(a, [{"question": "Q1"}]) and store.save(b, [{"question": "Q2"}])
+    assert store.load(a) == [{"question": "Q1"}] and store.load(b) == [{"question": "Q2"}]
+    assert sorted(p.name for p in (tmp_path / "chats").iterdir()) == sorted([f"{a}.json", f"{b}.json"])
+    for bad in ("../../etc/passwd", "", None, 7, a.upper(), a + "0"):
+        assert store.load(bad) == [] and store.save(bad, [{"question": "x"}]) is False
+    (tmp_path / "chats" / f"{b}.json").write_text("{not json", "utf-8")
+    assert store.load(b) == []
+    assert store.save(a, []) and not (tmp_path / "chats" / f"{a}.json").exists() and store.load(a) == []
+    assert default_folder(tmp_path / "idx", {}) == tmp_path / "idx.conversations"
+    assert default_folder("idx", {"RAG_CONVERSATIONS_DIR": str(tmp_path / "c")}) == tmp_path / "c"

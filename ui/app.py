@@ -29,7 +29,7 @@ from starlette.middleware import Middleware  # noqa: E402
 from rag.errors import ConfigError  # noqa: E402
 from rag.ingestion.documents import SUPPORTED  # noqa: E402
 
-from . import api, asking, conversation, examples, handlers, render, security  # noqa: E402
+from . import api, asking, chats, conversation, examples, handlers, render, security  # noqa: E402
 from .login import MIN_PASSWORD_CHARS, Credentials, LoginThrottle  # noqa: E402
 from .script import SCRIPT  # noqa: E402
 from .security import LOOPBACK_NAMES, is_loopback  # noqa: E402, F401 (both part of this module's interface)
@@ -58,8 +58,10 @@ CONFIRM_REMOVE_JS = (
     "(doc) => (doc && window.confirm('Remove this document from the index? An uploaded copy is deleted.')) ? doc : null"
 )
 """A cancelled removal sends no document (never a value the dropdown would reject)."""
-CONVERSATION_KEY = "rag-conversation"
-"""Where the browser keeps the conversation (``gr.BrowserState``), so a reload brings it back."""
+CONVERSATION_KEY = "rag-conversation-id"
+"""Where a tab keeps its conversation's id (``sessionStorage``: per tab, kept across reloads)."""
+READ_ID_JS = f"() => sessionStorage.getItem({CONVERSATION_KEY!r}) || ''"
+KEEP_ID_JS = f"(cid) => {{ if (cid) sessionStorage.setItem({CONVERSATION_KEY!r}, cid); }}"
 INTRO = (
     f'<div id="intro"><div class="intro-top"><h1>{TITLE}</h1>'
     '<button id="theme-toggle" type="button" aria-pressed="false" title="Switch between light and dark">'
@@ -81,16 +83,18 @@ def theme() -> gr.themes.Base:
     )
 
 
-def build_app(index_dir: str | Path = "index") -> gr.Blocks:
+def build_app(index_dir: str | Path = "index", conversations_dir: str | Path | None = None) -> gr.Blocks:
     """The UI over the index at ``index_dir``, queued but not launched; the index is read only
-    when a page loads or a question is asked."""
+    when a page loads or a question is asked. Conversations are kept in ``conversations_dir``
+    (default :func:`ui.chats.default_folder`)."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     index = str(index_dir)
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(UPLOAD_CACHE_SECONDS, UPLOAD_CACHE_SECONDS)) as demo:
         gr.HTML(INTRO, js_on_load=None)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat") as chat_tab:
-                _chat_tab(index, demo, chat_tab)
+                store = chats.ChatStore(conversations_dir or chats.default_folder(index, os.environ))
+                _chat_tab(index, demo, chat_tab, store)
             with gr.Tab("Documents", id="documents") as documents_tab:
                 status, table, choice = _documents_tab(index)
         view_outputs = [status, table, choice]
@@ -105,9 +109,9 @@ def build_app(index_dir: str | Path = "index") -> gr.Blocks:
     return demo
 
 
-def _chat_tab(index: str, demo: gr.Blocks, chat_tab: gr.Tab) -> None:
+def _chat_tab(index: str, demo: gr.Blocks, chat_tab: gr.Tab, store: chats.ChatStore) -> None:
     """Conversation on the left, sources panel on the right (below on a phone); two-step asking
-    (show, then answer); the conversation is kept in the browser across reloads."""
+    (show, then answer); each tab's conversation is kept by ``store`` under the tab's own id."""
     with gr.Row(equal_height=False, elem_id="chat-row"):
         with gr.Column(scale=3):
             chat = _chatbot()
@@ -128,32 +132,38 @@ def _chat_tab(index: str, demo: gr.Blocks, chat_tab: gr.Tab) -> None:
         with gr.Column(scale=2, elem_id="sources-column"):
             sources = gr.HTML(conversation.empty_sources_html(), elem_id="sources", js_on_load=None)
     pending = gr.State("")
-    turns = gr.BrowserState([], storage_key=CONVERSATION_KEY)
+    turns = gr.State([])
+    conversation_id = gr.Textbox("", visible=False)
 
-    def _respond(p: str, c: Any, t: Any, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 (Gradio injects it)
-        return asking.respond(p, c, t, index, progress)
+    def _respond(p: str, c: Any, t: Any, cid: str, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 (Gradio injects it)
+        return _kept(cid, asking.respond(p, c, t, index, progress))
 
-    def _respond_as_typed(p: str, c: Any, t: Any, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
-        return asking.respond(p, c, t, index, progress, with_history=False)
+    def _respond_as_typed(p: str, c: Any, t: Any, cid: str, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
+        return _kept(cid, asking.respond(p, c, t, index, progress, with_history=False))
+
+    def _kept(cid: str, result: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
+        if isinstance(result[2], list):
+            store.save(cid, result[2])
+        return result
 
     answering = {"concurrency_id": "answers", "show_progress": "full", "show_progress_on": [sources], "api_visibility": "private"}
     showing = {"concurrency_limit": None, "show_progress": "hidden", "api_visibility": "private"}
     gr.on([box.submit, ask.click], asking.queue_question, [box, chat], [box, chat, pending], **showing).then(  # type: ignore[arg-type]
         _respond,
-        [pending, chat, turns],
+        [pending, chat, turns, conversation_id],
         [chat, sources, turns],
         **answering,  # type: ignore[arg-type]
     ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
     exact.click(asking.ask_exactly, [chat, turns], [chat, pending], **showing).then(  # type: ignore[arg-type]
         _respond_as_typed,
-        [pending, chat, turns],
+        [pending, chat, turns, conversation_id],
         [chat, sources, turns],
         **answering,  # type: ignore[arg-type]
     ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
     for chip in chips:  # a chip asks its question at once
         chip.click(asking.queue_question, [chip, chat], [box, chat, pending], **showing).then(  # type: ignore[arg-type]
             _respond,
-            [pending, chat, turns],
+            [pending, chat, turns, conversation_id],
             [chat, sources, turns],
             **answering,  # type: ignore[arg-type]
         ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
@@ -166,17 +176,22 @@ def _chat_tab(index: str, demo: gr.Blocks, chat_tab: gr.Tab) -> None:
 
     demo.load(_chips, None, chips, api_visibility="private")  # questions this index answers, or none
     chat_tab.select(_chips, None, chips, api_visibility="private")  # documents may have changed meanwhile
+
+    def _new() -> tuple[Any, ...]:  # this tab only: a new id; the old conversation's file is kept
+        return (*asking.clear_chat(), chats.new_id())
+
     for clear in (new.click, chat.clear):  # the chat's own trash button (hidden by style.CSS) would too
-        clear(asking.clear_chat, None, [chat, sources, turns, pending], queue=False, api_visibility="private").then(
-            asking.exact_button, [turns], [exact], queue=False, api_visibility="private"
-        )
+        clear(_new, None, [chat, sources, turns, pending, conversation_id], queue=False, api_visibility="private").then(
+            None, [conversation_id], None, js=KEEP_ID_JS, queue=False
+        ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
 
-    def _restore(t: Any) -> Any:
-        return asking.restore(t, index)
+    def _restore(cid: str) -> Any:
+        cid = chats.valid_id(cid) or chats.new_id()
+        return (*asking.restore(store.load(cid), index), cid)
 
-    demo.load(_restore, [turns], [chat, sources, turns], api_visibility="private").then(
-        asking.exact_button, [turns], [exact], queue=False, api_visibility="private"
-    )
+    demo.load(_restore, [conversation_id], [chat, sources, turns, conversation_id], js=READ_ID_JS, api_visibility="private").then(
+        None, [conversation_id], None, js=KEEP_ID_JS, queue=False
+    ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
 
 
 def _chatbot() -> gr.Chatbot:
