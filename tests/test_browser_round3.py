@@ -149,3 +149,30 @@ def test_each_tab_keeps_its_own_conversation(server: str, browser) -> None:  # n
     first.wait_for_function("() => document.querySelectorAll('#chat .bot').length === 1", timeout=30000)
     assert first.locator("#chat .user").count() == 1  # the other tab's new turn is not in this one
     first.context.close()
+
+
+def test_a_question_typed_while_an_answer_is_pending_stays_in_the_box(server: str, browser) -> None:  # noqa: F811
+    """Enter on a second question while the first is still searched: the second is neither lost nor
+    mixed into the first answer's turn; it is back in the box with a "Still answering" notice, and
+    Enter once the answer is in asks it. What is typed right after Enter is never erased."""
+    page = _page(browser, server, DESKTOP)
+    page.locator("#new-conversation").click()
+    box = page.locator("#question textarea")
+    box.fill(QUESTIONS[0])
+    box.press("Enter")
+    box.fill(QUESTIONS[1])
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('#chat .bot .chat-answer').length >= 1", timeout=60000)
+    page.wait_for_timeout(1500)
+    users = [u.strip() for u in page.locator("#chat .user").all_inner_texts()]
+    # Whichever reached the server first is answered; the other is back in the box, never lost.
+    assert len(users) == page.locator("#chat .bot").count() == 1 and sorted([*users, box.input_value()]) == sorted(QUESTIONS[:2])
+    assert "Still answering" in page.locator(".toast-body").first.inner_text()
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelector('#question textarea').value === ''", timeout=5000)
+    box.type("Wh")  # typed while the question is shown and answered: kept
+    page.wait_for_function("() => document.querySelectorAll('#chat .bot .chat-answer').length === 2", timeout=60000)
+    page.wait_for_timeout(1000)
+    assert sorted(u.strip() for u in page.locator("#chat .user").all_inner_texts()) == sorted(QUESTIONS[:2])
+    assert box.input_value() == "Wh" and page.locator("#chat .bot").count() == 2
+    page.context.close()

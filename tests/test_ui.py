@@ -399,3 +399,18 @@ def test_chat_store_keeps_each_conversation_under_its_own_id(tmp_path: Path) -> 
     assert store.save(a, []) and not (tmp_path / "chats" / f"{a}.json").exists() and store.load(a) == []
     assert default_folder(tmp_path / "idx", {}) == tmp_path / "idx.conversations"
     assert default_folder("idx", {"RAG_CONVERSATIONS_DIR": str(tmp_path / "c")}) == tmp_path / "c"
+
+
+def test_a_question_asked_while_the_previous_answer_is_pending_is_put_back_not_dropped() -> None:
+    """While a question is being answered, the next one goes back into the box with a notice and
+    nothing is queued; once answered (nothing pending) it is asked. The server never empties the box
+    (the browser does, at once, so what is typed after Enter stays)."""
+    from ui import asking
+
+    box, chat, pending = asking.queue_question("Who did Kim Jong Un meet?", [])
+    assert box == {"__type__": "update"} and chat[-1] == asking.SEARCHING and pending == "Who did Kim Jong Un meet?"
+    with pytest.warns(UserWarning, match="Still answering"):
+        assert asking.queue_question("And in Russia?", chat, pending) == ("And in Russia?", *({"__type__": "update"},) * 2)
+    with pytest.warns(UserWarning, match="Still answering"):
+        assert asking.ask_exactly(chat, [], pending) == ({"__type__": "update"},) * 2
+    assert asking.queue_question("And in Russia?", chat, "")[2] == "And in Russia?"

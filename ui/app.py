@@ -61,6 +61,8 @@ CONFIRM_REMOVE_JS = (
 CONVERSATION_KEY = "rag-conversation-id"
 """Where a tab keeps its conversation's id (``sessionStorage``: per tab, kept across reloads)."""
 READ_ID_JS = f"() => sessionStorage.getItem({CONVERSATION_KEY!r}) || ''"
+TAKE_QUESTION_JS = "(q) => ['', q]"
+"""Enter empties the box in the browser at once (the server never does: what is typed next stays)."""
 KEEP_ID_JS = f"(cid) => {{ if (cid) sessionStorage.setItem({CONVERSATION_KEY!r}, cid); }}"
 INTRO = (
     f'<div id="intro"><div class="intro-top"><h1>{TITLE}</h1>'
@@ -141,32 +143,29 @@ def _chat_tab(index: str, demo: gr.Blocks, chat_tab: gr.Tab, store: chats.ChatSt
     def _respond_as_typed(p: str, c: Any, t: Any, cid: str, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
         return _kept(cid, asking.respond(p, c, t, index, progress, with_history=False))
 
-    def _kept(cid: str, result: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
+    def _kept(cid: str, result: tuple[Any, Any, Any]) -> tuple[Any, ...]:
         if isinstance(result[2], list):
             store.save(cid, result[2])
-        return result
+        return (*result, "")  # answered (or failed): the next question may be asked
 
     answering = {"concurrency_id": "answers", "show_progress": "full", "show_progress_on": [sources], "api_visibility": "private"}
-    showing = {"concurrency_limit": None, "show_progress": "hidden", "api_visibility": "private"}
-    gr.on([box.submit, ask.click], asking.queue_question, [box, chat], [box, chat, pending], **showing).then(  # type: ignore[arg-type]
-        _respond,
-        [pending, chat, turns, conversation_id],
-        [chat, sources, turns],
-        **answering,  # type: ignore[arg-type]
-    ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
-    exact.click(asking.ask_exactly, [chat, turns], [chat, pending], **showing).then(  # type: ignore[arg-type]
-        _respond_as_typed,
-        [pending, chat, turns, conversation_id],
-        [chat, sources, turns],
-        **answering,  # type: ignore[arg-type]
-    ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
+    # one at a time (each takes microseconds), so a second question sees the first one pending
+    queueing = {
+        "concurrency_limit": 1, "concurrency_id": "queueing", "show_progress": "hidden", "api_visibility": "private",
+        "trigger_mode": "multiple",  # Gradio's default ("once") silently dropped a question asked during the last one
+    }  # fmt: skip
+
+    def _answer_after(step: Any, respond: Any) -> None:
+        step.then(respond, [pending, chat, turns, conversation_id], [chat, sources, turns, pending], **answering).then(
+            asking.exact_button, [turns], [exact], queue=False, api_visibility="private"
+        )
+
+    asked = gr.Textbox("", visible=False)
+    typed = gr.on([box.submit, ask.click], None, [box], [box, asked], js=TAKE_QUESTION_JS, queue=False, trigger_mode="multiple")
+    _answer_after(typed.then(asking.queue_question, [asked, chat, pending], [box, chat, pending], **queueing), _respond)  # type: ignore[arg-type]
+    _answer_after(exact.click(asking.ask_exactly, [chat, turns, pending], [chat, pending], **queueing), _respond_as_typed)  # type: ignore[arg-type]
     for chip in chips:  # a chip asks its question at once
-        chip.click(asking.queue_question, [chip, chat], [box, chat, pending], **showing).then(  # type: ignore[arg-type]
-            _respond,
-            [pending, chat, turns, conversation_id],
-            [chat, sources, turns],
-            **answering,  # type: ignore[arg-type]
-        ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
+        _answer_after(chip.click(asking.queue_question, [chip, chat, pending], [box, chat, pending], **queueing), _respond)  # type: ignore[arg-type]
 
     def _chips() -> list[Any]:
         found = examples.examples(index)

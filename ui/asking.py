@@ -7,6 +7,7 @@ notice and an error message in the chat (:func:`ui.handlers.warn`).
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from .handlers import _step, documents_by_id, notice, warn
 
 SEARCHING = {"role": "assistant", "content": '<div class="chat-pending" role="status">Searching your documents…</div>'}
 """The answer's place in the chat while it is searched for (replaced by the answer)."""
+STILL_ANSWERING = (
+    "Still answering your previous question: your new one is back in the box; press Enter again when the answer is in."
+)
 
 
 def _settled(chat: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -29,18 +33,26 @@ def _settled(chat: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return chat[:-1] if chat and "chat-pending" in str(chat[-1].get("content", "")) else chat
 
 
-def queue_question(question: str | None, chat: list[dict[str, Any]] | None) -> tuple[Any, list[dict[str, Any]], str]:
-    """First step of asking: show the question in the chat at once and clear the box.
+def queue_question(
+    question: str | None, chat: list[dict[str, Any]] | None, answering: str = ""
+) -> tuple[Any, list[dict[str, Any]] | Any, str | Any]:
+    """First step of asking: show the question in the chat at once (the browser has already
+    emptied the box, so what is typed next is never erased).
 
     Returns ``(textbox value, chat, pending question)``; the chat ends with a "Searching…" message
     that :func:`respond` replaces by the answer. The question is bounded as ``rag``
     bounds it (whitespace collapsed, at most ``max_question_chars``, with a notice when cut):
     that is what is shown, kept and answered, never the raw text. For a blank question the box
-    and chat are left alone, a notice is shown and nothing is pending.
+    and chat are left alone, a notice is shown and nothing is pending. While ``answering`` (the
+    question still being answered) is set, the new question is neither lost nor asked: it is put
+    back in the box with a :data:`STILL_ANSWERING` notice and nothing else changes.
     """
     from rag.answering.query import bounded
     from rag.settings import AnswerOptions
 
+    if answering and (question or "").strip():
+        warn(STILL_ANSWERING)
+        return question, gr.skip(), gr.skip()
     chat = list(chat or [])
     limit = AnswerOptions.max_question_chars
     text, cut = bounded(question or "", limit)
@@ -49,7 +61,7 @@ def queue_question(question: str | None, chat: list[dict[str, Any]] | None) -> t
         return gr.skip(), chat, ""
     if cut:
         warn(f"Your question is longer than {limit} characters: only its first {limit} characters are asked.")
-    return "", [*chat, {"role": "user", "content": conversation.question_html(text)}, SEARCHING], text
+    return gr.skip(), [*chat, {"role": "user", "content": conversation.question_html(text)}, SEARCHING], text
 
 
 def respond(
@@ -81,6 +93,10 @@ def respond(
     except RagError as err:
         message = warn(err)
         return [*chat, {"role": "assistant", "content": render.chat_error_html(message)}], gr.skip(), gr.skip()
+    except Exception:  # a bug must not leave "Searching…" in place (no further question could be asked)
+        traceback.print_exc()
+        message = warn("Something went wrong while answering: the server log says what; ask again or rephrase")
+        return [*chat, {"role": "assistant", "content": render.chat_error_html(message)}], gr.skip(), gr.skip()
     for note in result.notices:
         gr.Info(render.esc(notice(note)))
     answers = [*earlier, result][-conversation.MAX_TURNS :]
@@ -89,9 +105,13 @@ def respond(
     return [*chat, {"role": "assistant", "content": message}], panel(answers, index_dir), records
 
 
-def ask_exactly(chat: list[dict[str, Any]] | None, turns: Any) -> tuple[Any, str]:
+def ask_exactly(chat: list[dict[str, Any]] | None, turns: Any, answering: str = "") -> tuple[Any, Any]:
     """First step of "Ask exactly as typed": the last question shown again, pending, to be answered
-    without the conversation (:func:`respond` with ``with_history=False``). Returns ``(chat, pending)``."""
+    without the conversation (:func:`respond` with ``with_history=False``). Returns ``(chat, pending)``;
+    nothing changes (a notice) while ``answering`` is set."""
+    if answering:
+        warn(STILL_ANSWERING.split(":")[0])
+        return gr.skip(), gr.skip()
     earlier = conversation.answers_from(turns)
     if not earlier:
         return gr.skip(), ""
