@@ -176,3 +176,48 @@ def test_a_question_typed_while_an_answer_is_pending_stays_in_the_box(server: st
     assert sorted(u.strip() for u in page.locator("#chat .user").all_inner_texts()) == sorted(QUESTIONS[:2])
     assert box.input_value() == "Wh" and page.locator("#chat .bot").count() == 2
     page.context.close()
+
+
+def test_kept_conversations_can_be_switched_renamed_exported_and_deleted(server: str, browser) -> None:  # noqa: F811
+    page = _page(browser, server, DESKTOP)
+    page.locator("#new-conversation").click()
+    _ask(page, QUESTIONS[0])
+    page.locator("#new-conversation").click()
+    page.wait_for_function("() => document.querySelectorAll('#chat .bot').length === 0", timeout=10000)
+    _ask(page, QUESTIONS[1])
+    page.locator("#conversations button").first.click()  # open the accordion
+    listed = page.locator("#conversation-list input")
+    listed.click()
+    options = page.locator("#conversation-list [role=option]")
+    options.first.wait_for(state="visible", timeout=5000)
+    labels = [x.replace("✓", "").strip() for x in options.all_inner_texts()]
+    assert labels[0].startswith(QUESTIONS[1]) and any(x.startswith(QUESTIONS[0]) for x in labels)
+    options.filter(has_text=QUESTIONS[0]).first.click()
+    page.wait_for_function(
+        "q => [...document.querySelectorAll('#chat .user')].map(e => e.innerText.trim()).join('|') === q",
+        arg=QUESTIONS[0],
+        timeout=10000,
+    )
+    page.wait_for_function("() => document.querySelectorAll('#chat .bot').length === 1", timeout=10000)
+    page.wait_for_function("q => document.querySelector('#conversation-name input').value === q", arg=QUESTIONS[0], timeout=10000)
+    page.locator("#conversation-name input").fill("Kim in Russia")
+    page.locator("#conversation-rename").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#conversation-list input').value || '').startsWith('Kim in Russia')", timeout=10000
+    )
+    page.reload()  # this tab now shows the conversation it switched to
+    page.wait_for_function("() => document.querySelectorAll('#chat .bot').length === 1", timeout=30000)
+    assert page.locator("#chat .user").first.inner_text().strip() == QUESTIONS[0]
+    page.locator("#conversations button").first.click()
+    with page.expect_download(timeout=10000) as download:
+        page.locator("#conversation-export").click()
+    exported = open(download.value.path(), encoding="utf-8").read()
+    assert exported.startswith("# Kim in Russia\n\n## Who did Kim Jong Un meet in Russia?\n\n")
+    assert f"{RUSSIA} [1]" in exported and f"- [1] **{TITLE}** (2024-01-01): {RUSSIA}" in exported
+    page.once("dialog", lambda d: d.accept())
+    page.locator("#conversation-delete").click()
+    page.wait_for_function("() => document.querySelectorAll('#chat .bot').length === 0", timeout=10000)
+    page.locator("#conversation-list input").click()
+    options.first.wait_for(state="visible", timeout=5000)
+    assert not any("Kim in Russia" in x for x in options.all_inner_texts())
+    page.context.close()

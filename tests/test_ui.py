@@ -414,3 +414,28 @@ def test_a_question_asked_while_the_previous_answer_is_pending_is_put_back_not_d
     with pytest.warns(UserWarning, match="Still answering"):
         assert asking.ask_exactly(chat, [], pending) == ({"__type__": "update"},) * 2
     assert asking.queue_question("And in Russia?", chat, "")[2] == "And in Russia?"
+
+
+def test_kept_conversations_are_listed_named_and_survive_a_new_store(tmp_path: Path) -> None:
+    """The list (newest first, named by the first question until renamed), a rename kept across
+    later saves, and a second store over the same folder (a restarted server) sees the same."""
+    import time
+
+    from ui.chats import ChatStore, new_id
+
+    store = ChatStore(tmp_path)
+    a, b = new_id(), new_id()
+    store.save(a, [{"question": "Who did   Kim meet?"}])
+    time.sleep(0.01)
+    store.save(b, [{"question": "What happened in 2023?"}, {"question": "And then?"}])
+    assert [(c.id, c.title, c.turns) for c in store.conversations()] == [
+        (b, "What happened in 2023?", 2),
+        (a, "Who did Kim meet?", 1),
+    ]
+    assert store.rename(a, "  Kim in\nRussia ") and store.save(a, [{"question": "Who did Kim meet?"}, {"question": "Where?"}])
+    again = ChatStore(tmp_path)
+    assert [(c.id, c.title, c.turns) for c in again.conversations()] == [
+        (a, "Kim in Russia", 2),
+        (b, "What happened in 2023?", 2),
+    ]
+    assert again.rename(new_id(), "nothing to name") is False and again.delete(b) and [c.id for c in again.conversations()] == [a]

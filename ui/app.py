@@ -29,7 +29,7 @@ from starlette.middleware import Middleware  # noqa: E402
 from rag.errors import ConfigError  # noqa: E402
 from rag.ingestion.documents import SUPPORTED  # noqa: E402
 
-from . import api, asking, chats, conversation, examples, handlers, render, security  # noqa: E402
+from . import api, asking, chats, conversation, examples, handlers, render, saved, security  # noqa: E402
 from .login import MIN_PASSWORD_CHARS, Credentials, LoginThrottle  # noqa: E402
 from .script import SCRIPT  # noqa: E402
 from .security import LOOPBACK_NAMES, is_loopback  # noqa: E402, F401 (both part of this module's interface)
@@ -131,6 +131,7 @@ def _chat_tab(index: str, demo: gr.Blocks, chat_tab: gr.Tab, store: chats.ChatSt
                 new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
             with gr.Row(elem_id="examples"):
                 chips = [gr.Button("", size="sm", visible=False, elem_classes=["example-chip"]) for _ in range(examples.MAX)]
+            kept = saved.Kept()
         with gr.Column(scale=2, elem_id="sources-column"):
             sources = gr.HTML(conversation.empty_sources_html(), elem_id="sources", js_on_load=None)
     pending = gr.State("")
@@ -156,7 +157,8 @@ def _chat_tab(index: str, demo: gr.Blocks, chat_tab: gr.Tab, store: chats.ChatSt
     }  # fmt: skip
 
     def _answer_after(step: Any, respond: Any) -> None:
-        step.then(respond, [pending, chat, turns, conversation_id], [chat, sources, turns, pending], **answering).then(
+        answered = step.then(respond, [pending, chat, turns, conversation_id], [chat, sources, turns, pending], **answering)
+        kept.refreshed(answered, store, conversation_id).then(
             asking.exact_button, [turns], [exact], queue=False, api_visibility="private"
         )
 
@@ -180,17 +182,28 @@ def _chat_tab(index: str, demo: gr.Blocks, chat_tab: gr.Tab, store: chats.ChatSt
         return (*asking.clear_chat(), chats.new_id())
 
     for clear in (new.click, chat.clear):  # the chat's own trash button (hidden by style.CSS) would too
-        clear(_new, None, [chat, sources, turns, pending, conversation_id], queue=False, api_visibility="private").then(
-            None, [conversation_id], None, js=KEEP_ID_JS, queue=False
-        ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
+        cleared = clear(_new, None, [chat, sources, turns, pending, conversation_id], queue=False, api_visibility="private")
+        kept.refreshed(cleared.then(None, [conversation_id], None, js=KEEP_ID_JS, queue=False), store, conversation_id).then(
+            asking.exact_button, [turns], [exact], queue=False, api_visibility="private"
+        )
+    kept.wire(
+        store,
+        index,
+        {"chat": chat, "sources": sources, "turns": turns, "pending": pending, "conversation_id": conversation_id},
+        KEEP_ID_JS,
+    )
 
     def _restore(cid: str) -> Any:
         cid = chats.valid_id(cid) or chats.new_id()
         return (*asking.restore(store.load(cid), index), cid)
 
-    demo.load(_restore, [conversation_id], [chat, sources, turns, conversation_id], js=READ_ID_JS, api_visibility="private").then(
-        None, [conversation_id], None, js=KEEP_ID_JS, queue=False
-    ).then(asking.exact_button, [turns], [exact], queue=False, api_visibility="private")
+    loaded = demo.load(
+        _restore, [conversation_id], [chat, sources, turns, conversation_id], js=READ_ID_JS, api_visibility="private"
+    )
+    kept.refreshed(loaded.then(None, [conversation_id], None, js=KEEP_ID_JS, queue=False), store, conversation_id).then(
+        asking.exact_button, [turns], [exact], queue=False, api_visibility="private"
+    )
+    chat_tab.select(lambda c: saved.listing(store, c), [conversation_id], kept.outputs, queue=False, api_visibility="private")
 
 
 def _chatbot() -> gr.Chatbot:
